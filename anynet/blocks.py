@@ -1,0 +1,228 @@
+"""Stems, blocks, stages and the head. Each module's static `complexity` mirrors its constructor.
+
+Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts line up with its models.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from anynet.layers import (
+    Cx, activation, conv2d, conv2d_cx, gap2d, gap2d_cx, linear, linear_cx, norm2d, norm2d_cx, pool2d, pool2d_cx,
+)  # fmt: skip
+
+
+class SimpleStemIN(nn.Module):
+    """3x3 conv stride 2, BN, ReLU."""
+
+    def __init__(self, w_in: int, w_out: int) -> None:
+        super().__init__()
+        self.conv, self.bn, self.af = conv2d(w_in, w_out, 3, stride=2), norm2d(w_out), activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.af(self.bn(self.conv(x)))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+        return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=2), w_out)
+
+
+class ResStemCifar(nn.Module):
+    """3x3 conv stride 1, BN, ReLU."""
+
+    def __init__(self, w_in: int, w_out: int) -> None:
+        super().__init__()
+        self.conv, self.bn, self.af = conv2d(w_in, w_out, 3), norm2d(w_out), activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.af(self.bn(self.conv(x)))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+        return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3), w_out)
+
+
+class ResStemIN(nn.Module):
+    """7x7 conv stride 2, BN, ReLU, 3x3 max-pool stride 2."""
+
+    def __init__(self, w_in: int, w_out: int) -> None:
+        super().__init__()
+        self.conv, self.bn, self.af = conv2d(w_in, w_out, 7, stride=2), norm2d(w_out), activation()
+        self.pool = pool2d(3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.af(self.bn(self.conv(x))))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 7, stride=2), w_out)
+        return pool2d_cx(cx, w_out, 3, stride=2)
+
+
+class SE(nn.Module):
+    """Squeeze-and-excite: global pool, 1x1 conv (bias), ReLU, 1x1 conv (bias), sigmoid, scale."""
+
+    def __init__(self, w_in: int, w_se: int) -> None:
+        super().__init__()
+        self.avg_pool = gap2d()
+        self.f_ex = nn.Sequential(
+            conv2d(w_in, w_se, 1, bias=True), activation(), conv2d(w_se, w_in, 1, bias=True), nn.Sigmoid()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.f_ex(self.avg_pool(x))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_se: int) -> Cx:
+        inner = gap2d_cx(cx)
+        inner = conv2d_cx(inner, w_in, w_se, 1, bias=True)
+        inner = conv2d_cx(inner, w_se, w_in, 1, bias=True)
+        return Cx(cx.h, cx.w, inner.flops, inner.params, inner.acts)
+
+
+class VanillaBlock(nn.Module):
+    """V: [3x3 conv, BN, ReLU] x 2, no residual; the first conv carries the stride."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
+        super().__init__()
+        self.a, self.a_bn, self.a_af = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out), activation()
+        self.b, self.b_bn, self.b_af = conv2d(w_out, w_out, 3), norm2d(w_out), activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b_af(self.b_bn(self.b(self.a_af(self.a_bn(self.a(x))))))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
+        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
+        return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
+
+
+class BasicTransform(nn.Module):
+    """3x3 conv (stride), BN, ReLU, 3x3 conv, BN."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
+        super().__init__()
+        self.a, self.a_bn, self.a_af = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out), activation()
+        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b_bn(self.b(self.a_af(self.a_bn(self.a(x)))))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
+        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
+        return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
+
+
+class BottleneckTransform(nn.Module):
+    """1x1 conv, BN, ReLU, 3x3 grouped conv (stride), BN, ReLU, [SE], 1x1 conv, BN."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> None:
+        super().__init__()
+        w_b = int(round(w_out * bot_mul))
+        self.a, self.a_bn, self.a_af = conv2d(w_in, w_b, 1), norm2d(w_b), activation()
+        self.b = conv2d(w_b, w_b, 3, stride=stride, groups=w_b // group_w)
+        self.b_bn, self.b_af = norm2d(w_b), activation()
+        self.se = SE(w_b, int(round(w_in * se_r))) if se_r else nn.Identity()
+        self.c, self.c_bn = conv2d(w_b, w_out, 1), norm2d(w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.a_af(self.a_bn(self.a(x)))
+        x = self.se(self.b_af(self.b_bn(self.b(x))))
+        return self.c_bn(self.c(x))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> Cx:
+        w_b = int(round(w_out * bot_mul))
+        cx = norm2d_cx(conv2d_cx(cx, w_in, w_b, 1), w_b)
+        cx = norm2d_cx(conv2d_cx(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_w), w_b)
+        if se_r:
+            cx = SE.complexity(cx, w_b, int(round(w_in * se_r)))
+        return norm2d_cx(conv2d_cx(cx, w_b, w_out, 1), w_out)
+
+
+class _Residual(nn.Module):
+    """x -> ReLU(shortcut(x) + f(x)); the shortcut is a 1x1 conv + BN when width or stride changes."""
+
+    transform: type[nn.Module]
+
+    def __init__(self, w_in: int, w_out: int, stride: int, **kwargs: float) -> None:
+        super().__init__()
+        self.proj: nn.Conv2d | None = None
+        self.bn: nn.BatchNorm2d | None = None
+        if w_in != w_out or stride != 1:
+            self.proj, self.bn = conv2d(w_in, w_out, 1, stride=stride), norm2d(w_out)
+        self.f = self.transform(w_in, w_out, stride, **kwargs)
+        self.af = activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.proj is None else self.bn(self.proj(x))
+        return self.af(shortcut + self.f(x))
+
+    @classmethod
+    def complexity(cls, cx: Cx, w_in: int, w_out: int, stride: int, **kwargs: float) -> Cx:
+        if w_in != w_out or stride != 1:
+            proj = norm2d_cx(conv2d_cx(cx, w_in, w_out, 1, stride=stride), w_out)
+            cx = Cx(cx.h, cx.w, proj.flops, proj.params, proj.acts)  # parallel branch: f sees the input size
+        return cls.transform.complexity(cx, w_in, w_out, stride, **kwargs)
+
+
+class ResBasicBlock(_Residual):
+    """R: residual basic block."""
+
+    transform = BasicTransform
+
+
+class ResBottleneckBlock(_Residual):
+    """X (Y with se_r > 0): residual bottleneck block."""
+
+    transform = BottleneckTransform
+
+
+class AnyStage(nn.Module):
+    """d blocks of one width; the first takes the stage's input width and stride."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int, d: int, block: type[nn.Module], **kwargs: float) -> None:
+        super().__init__()
+        for i in range(d):
+            self.add_module(f"b{i + 1}", block(w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **kwargs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.children():
+            x = block(x)
+        return x
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, d: int, block: type[nn.Module], **kwargs: float) -> Cx:
+        for i in range(d):
+            cx = block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **kwargs)
+        return cx
+
+
+class AnyHead(nn.Module):
+    """Global average pool, then a linear classifier (with bias)."""
+
+    def __init__(self, w_in: int, num_classes: int) -> None:
+        super().__init__()
+        self.avg_pool = gap2d()
+        self.fc = linear(w_in, num_classes, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.avg_pool(x), 1))
+
+    @staticmethod
+    def complexity(cx: Cx, w_in: int, num_classes: int) -> Cx:
+        return linear_cx(gap2d_cx(cx), w_in, num_classes, bias=True)
+
+
+STEMS: dict[str, type[nn.Module]] = {
+    "simple_stem_in": SimpleStemIN,
+    "res_stem_cifar": ResStemCifar,
+    "res_stem_in": ResStemIN,
+}
+BLOCKS: dict[str, type[nn.Module]] = {
+    "res_bottleneck_block": ResBottleneckBlock,
+    "res_basic_block": ResBasicBlock,
+    "vanilla_block": VanillaBlock,
+}

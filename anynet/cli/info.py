@@ -1,0 +1,94 @@
+"""`anynet info`: the stages and exact complexity of a zoo model or a spec file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anynet.crosscheck import fvcore_complexity
+from anynet.files import FORMATS, load_spec
+from anynet.model import complexity, complexity_breakdown
+from anynet.spec import AnyNetSpec
+from anynet.zoo import zoo_spec
+
+HELP = "show the stages and exact complexity (flops, params, acts) of a zoo model or spec file"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="NAME_OR_FILE", help="zoo name (e.g. RegNetX-400MF) or .yaml/.json spec")
+    parser.add_argument("--resolution", type=int, help="input resolution in pixels (overrides the spec)")
+    parser.add_argument("--classes", type=int, help="number of classes (overrides the spec)")
+    parser.add_argument("--in-channels", type=int, help="input channels, e.g. 1 for Fashion-MNIST")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--fvcore", action="store_true", help="also count by tracing the built model with fvcore")
+
+
+def resolve(model: str, overrides: dict[str, Any]) -> AnyNetSpec:
+    """A spec from a zoo name or a spec file, with overrides applied."""
+    if Path(model).suffix.lower() in FORMATS or Path(model).is_file():
+        spec = load_spec(model)
+        return spec.with_fields(**overrides) if overrides else spec
+    return zoo_spec(model, **overrides)
+
+
+def human(n: int) -> str:
+    """1234567 -> '1.23M'."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
+
+
+def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
+    """One row per part (stem, stages, head) with its shape and its own complexity."""
+    rows = []
+    for i, (name, cx, (h, w)) in enumerate(complexity_breakdown(spec)):
+        stage = 0 < i <= spec.num_stages
+        row = {"part": name, "depth": "-", "width": "-", "stride": "-", "bot_mul": "-", "group_w": "-", "groups": "-"}
+        if name == "stem":
+            row.update(width=spec.stem_w)
+        if stage:
+            j = i - 1
+            row.update(depth=spec.depths[j], width=spec.widths[j], stride=spec.strides[j])
+            if spec.bot_muls is not None:
+                row.update(bot_mul=f"{spec.bot_muls[j]:g}", group_w=spec.group_ws[j], groups=spec.groups[j])
+        row.update(output=f"{h}x{w}", flops=human(cx.flops), params=human(cx.params), acts=human(cx.acts))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = {"resolution": args.resolution, "num_classes": args.classes, "in_channels": args.in_channels}
+    spec = resolve(args.model, {k: v for k, v in names.items() if v is not None})
+    total = complexity(spec)
+    traced = fvcore_complexity(spec) if args.fvcore else None
+    if args.json:
+        out = {"model": args.model, **total._asdict(), "bot_muls": None, "group_ws": None, **spec.to_dict()}
+        if traced is not None:
+            out["fvcore"] = traced._asdict()
+        print(json.dumps(out))
+        return 0
+    se = f" + squeeze-excite (se_r {spec.se_r:g})" if spec.se_r else ""
+    print(
+        f"{args.model}: {spec.block_type}{se}, stem {spec.stem_type} (width {spec.stem_w}), input "
+        f"{spec.in_channels}x{spec.resolution}x{spec.resolution}, {spec.num_classes} classes"
+    )
+    if spec.regnet is not None:
+        print("RegNet: " + ", ".join(f"{k} {v:g}" for k, v in spec.regnet.to_dict().items()))
+    print()
+    print(stage_table(spec).to_string(index=False))
+    print()
+    print(
+        f"total: flops {human(total.flops)} ({total.flops:,}), params {human(total.params)} ({total.params:,}), "
+        f"acts {human(total.acts)} ({total.acts:,})"
+    )
+    if traced is not None:
+        verdict = "equal" if traced == total else "DIFFERENT"
+        print(f"fvcore: flops {traced.flops:,}, params {traced.params:,}, acts {traced.acts:,} ({verdict})")
+    return 0
+
+

@@ -1,0 +1,55 @@
+"""Reading and writing specs as YAML or JSON files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from anynet.errors import SpecError
+from anynet.spec import AnyNetSpec
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+
+def spec_to_text(spec: AnyNetSpec, fmt: str = "yaml") -> str:
+    """The spec as YAML or JSON text with pycls-style keys."""
+    if fmt == "json":
+        return json.dumps(spec.to_dict(), indent=2) + "\n"
+    if fmt == "yaml":
+        return yaml.safe_dump(spec.to_dict(), sort_keys=False, default_flow_style=None)
+    raise SpecError(f"format: {fmt!r} is not one of yaml, json")
+
+
+def spec_from_text(text: str, source: str = "spec") -> AnyNetSpec:
+    """Parse YAML (JSON is YAML too) into a spec; errors name the source."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{source}: not valid YAML or JSON{where}: {getattr(e, 'problem', e)}") from None
+    try:
+        return AnyNetSpec.from_dict(data)
+    except SpecError as e:
+        raise SpecError(f"{source}: {e}") from None
+
+
+def load_spec(path: str | Path) -> AnyNetSpec:
+    """Read a spec from a .yaml/.yml/.json file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read spec file ({e.strerror})") from None
+    return spec_from_text(text, str(path))
+
+
+def save_spec(spec: AnyNetSpec, path: str | Path) -> None:
+    """Write a spec; the format follows the file's extension (.yaml, .yml or .json)."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SpecError(f"{path}: extension must be one of {', '.join(FORMATS)}")
+    path.write_text(spec_to_text(spec, fmt))

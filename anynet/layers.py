@@ -1,0 +1,90 @@
+"""Layer builders and their complexity counts, side by side, with pycls's conventions.
+
+One multiply-add is one flop. Conv and linear count flops, params and their output size (acts); a bias adds
+w_out to flops and params. BatchNorm counts 2 params per channel. Max-pool counts acts only. Global average
+pooling counts nothing. A stride-s conv or pool with odd kernel k and padding (k-1)//2 outputs (h-1)//s+1.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from torch import nn
+
+
+class Cx(NamedTuple):
+    """Running complexity: the feature map's height and width, and the totals so far."""
+
+    h: int
+    w: int
+    flops: int = 0
+    params: int = 0
+    acts: int = 0
+
+
+def conv2d(w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> nn.Conv2d:
+    """A k x k conv with 'same' padding (k odd)."""
+    return nn.Conv2d(w_in, w_out, k, stride=stride, padding=(k - 1) // 2, groups=groups, bias=bias)
+
+
+def conv2d_cx(cx: Cx, w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> Cx:
+    h, w = (cx.h - 1) // stride + 1, (cx.w - 1) // stride + 1
+    b = w_out if bias else 0
+    return Cx(
+        h, w,
+        cx.flops + k * k * w_in * w_out * h * w // groups + b,
+        cx.params + k * k * w_in * w_out // groups + b,
+        cx.acts + w_out * h * w,
+    )  # fmt: skip
+
+
+def norm2d(w_in: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(w_in, eps=1e-5, momentum=0.1)
+
+
+def norm2d_cx(cx: Cx, w_in: int) -> Cx:
+    return Cx(cx.h, cx.w, cx.flops, cx.params + 2 * w_in, cx.acts)
+
+
+def pool2d(k: int, *, stride: int) -> nn.MaxPool2d:
+    return nn.MaxPool2d(k, stride=stride, padding=(k - 1) // 2)
+
+
+def pool2d_cx(cx: Cx, w_in: int, k: int, *, stride: int) -> Cx:
+    h, w = (cx.h - 1) // stride + 1, (cx.w - 1) // stride + 1
+    return Cx(h, w, cx.flops, cx.params, cx.acts + w_in * h * w)
+
+
+def gap2d() -> nn.AdaptiveAvgPool2d:
+    return nn.AdaptiveAvgPool2d((1, 1))
+
+
+def gap2d_cx(cx: Cx) -> Cx:
+    return Cx(1, 1, cx.flops, cx.params, cx.acts)
+
+
+def linear(w_in: int, w_out: int, *, bias: bool = False) -> nn.Linear:
+    return nn.Linear(w_in, w_out, bias=bias)
+
+
+def linear_cx(cx: Cx, w_in: int, w_out: int, *, bias: bool = False) -> Cx:
+    b = w_out if bias else 0
+    return Cx(cx.h, cx.w, cx.flops + w_in * w_out + b, cx.params + w_in * w_out + b, cx.acts + w_out)
+
+
+def activation() -> nn.ReLU:
+    return nn.ReLU(inplace=True)
+
+
+def init_weights(m: nn.Module) -> None:
+    """pycls's ResNet-style initialization (apply with model.apply)."""
+    if isinstance(m, nn.Conv2d):
+        fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+        m.weight.data.normal_(mean=0.0, std=float(np.sqrt(2.0 / fan_out)))
+    elif isinstance(m, nn.BatchNorm2d):
+        m.weight.data.fill_(1.0)
+        m.bias.data.zero_()
+    elif isinstance(m, nn.Linear):
+        m.weight.data.normal_(mean=0.0, std=0.01)
+        m.bias.data.zero_()

@@ -1,0 +1,81 @@
+"""The quantized linear rule of RegNet: (d, w0, wa, wm) -> per-block and per-stage widths."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import numpy as np
+
+from anynet.errors import SpecError
+from anynet.validate import check_int, check_real
+
+
+@dataclass(frozen=True)
+class RegNetWidths:
+    """Everything the rule generates for one parameter set."""
+
+    ws_cont: tuple[float, ...]  # u_j = w0 + wa * j, the continuous per-block widths
+    ss: tuple[int, ...]  # s_j, the per-block stage index
+    ws_all: tuple[int, ...]  # w_j, the quantized per-block widths
+    widths: tuple[int, ...]  # per stage (runs of equal w_j)
+    depths: tuple[int, ...]  # per stage
+
+
+def quantized_linear(d: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
+    """Apply the rule with numpy's round-half-to-even, exactly as pycls does; no validity check."""
+    ws_cont = np.arange(d) * wa + w0
+    ss = np.round(np.log(ws_cont / w0) / np.log(wm))
+    ws_all = np.round(w0 * np.power(wm, ss) / q).astype(int) * q
+    widths, depths = np.unique(ws_all, return_counts=True)
+    return RegNetWidths(
+        ws_cont=tuple(ws_cont.tolist()),
+        ss=tuple(int(s) for s in ss),
+        ws_all=tuple(ws_all.tolist()),
+        widths=tuple(widths.tolist()),
+        depths=tuple(depths.tolist()),
+    )
+
+
+@dataclass(frozen=True)
+class RegNetParams:
+    """A RegNet: depth d, initial width w0, slope wa, width multiplier wm, group width, bottleneck multiplier.
+
+    Valid only if wa >= 0, w0 > 0, wm > 1, w0 % q == 0 and the quantization skips no stage index.
+    """
+
+    depth: int
+    w0: int
+    wa: float
+    wm: float
+    group_w: int
+    bot_mul: float = 1.0
+    q: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", check_int("regnet.depth", self.depth, minimum=1))
+        object.__setattr__(self, "q", check_int("regnet.q", self.q, minimum=1))
+        w0 = check_int("regnet.w0", self.w0, minimum=1)
+        if w0 % self.q:
+            raise SpecError(f"regnet.w0: must be a multiple of q={self.q}, got {w0}")
+        object.__setattr__(self, "w0", w0)
+        object.__setattr__(self, "wa", check_real("regnet.wa", self.wa, low=0.0))
+        object.__setattr__(self, "wm", check_real("regnet.wm", self.wm, low=1.0, strict=True))
+        object.__setattr__(self, "group_w", check_int("regnet.group_w", self.group_w, minimum=1))
+        object.__setattr__(self, "bot_mul", check_real("regnet.bot_mul", self.bot_mul, low=0.0, strict=True))
+        rule = self.rule
+        if len(rule.widths) != max(rule.ss) + 1:
+            raise SpecError(
+                f"regnet: depth={self.depth}, w0={self.w0}, wa={self.wa}, wm={self.wm} is invalid: its "
+                f"quantization skips a stage index (stage indices {sorted(set(rule.ss))}, "
+                f"{len(rule.widths)} distinct widths {list(rule.widths)})"
+            )
+
+    @cached_property
+    def rule(self) -> RegNetWidths:
+        """The per-block and per-stage widths this parameter set generates."""
+        return quantized_linear(self.depth, self.w0, self.wa, self.wm, self.q)
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, pycls REGNET key names in lower case."""
+        return asdict(self)

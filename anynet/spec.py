@@ -1,0 +1,209 @@
+"""AnyNetSpec: the one object that fully describes a network (stem -> stages -> head)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from anynet.compat import adjust_block_compatibility
+from anynet.errors import SpecError
+from anynet.regnet import RegNetParams
+from anynet.validate import check_choice, check_int, check_list, check_real
+
+STEM_TYPES = ("simple_stem_in", "res_stem_cifar", "res_stem_in")
+BLOCK_TYPES = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
+BOTTLENECK = "res_bottleneck_block"
+SPEC_KEYS = (
+    "stem_type", "stem_w", "block_type", "depths", "widths", "strides", "bot_muls", "group_ws",
+    "se_r", "num_classes", "in_channels", "resolution", "regnet",
+)  # fmt: skip
+STAGE_KEYS = ("depths", "widths", "strides", "bot_muls", "group_ws")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnyNetSpec:
+    """One AnyNet, with pycls's field names. Validated on creation; lists become tuples.
+
+    bot_muls (bot_mul = 1/b: inner width round(w * bot_mul)) and group_ws apply to res_bottleneck_block
+    only; se_r > 0 adds squeeze-excite to it (an X block becomes a Y block). `regnet` carries the
+    RegNet parameters a spec was generated from, if any.
+    """
+
+    stem_type: str = "simple_stem_in"
+    stem_w: int = 32
+    block_type: str = BOTTLENECK
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    strides: tuple[int, ...]
+    bot_muls: tuple[float, ...] | None = None
+    group_ws: tuple[int, ...] | None = None
+    se_r: float = 0.0
+    num_classes: int = 1000
+    in_channels: int = 3
+    resolution: int = 224
+    regnet: RegNetParams | None = None
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("stem_type", check_choice("stem_type", self.stem_type, STEM_TYPES))
+        put("block_type", check_choice("block_type", self.block_type, BLOCK_TYPES))
+        if self.regnet is not None and self.block_type != BOTTLENECK:
+            raise SpecError(f"block_type: a RegNet uses {BOTTLENECK}, got {self.block_type}")
+        put("stem_w", check_int("stem_w", self.stem_w, minimum=1))
+        depths = check_list("depths", self.depths)
+        if not depths:
+            raise SpecError("depths: must list at least one stage, got []")
+        n = len(depths)
+        put("depths", tuple(check_int(f"depths[{i}]", d, minimum=1) for i, d in enumerate(depths)))
+        for name in ("widths", "strides"):
+            values = check_list(name, getattr(self, name), n)
+            put(name, tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(values)))
+        for name in ("num_classes", "in_channels", "resolution"):
+            put(name, check_int(name, getattr(self, name), minimum=1))
+        put("se_r", check_real("se_r", self.se_r, low=0.0))
+        if self.block_type == BOTTLENECK:
+            self._check_bottleneck(n)
+        else:
+            for name, value in (("bot_muls", self.bot_muls), ("group_ws", self.group_ws), ("se_r", self.se_r)):
+                if value:
+                    raise SpecError(
+                        f"{name}: applies to res_bottleneck_block only, and block_type is {self.block_type}; "
+                        f"leave {name} out"
+                    )
+        if isinstance(self.regnet, Mapping):
+            put("regnet", regnet_from_dict(self.regnet))
+        if self.regnet is not None:
+            self._check_regnet()
+
+    def _check_bottleneck(self, n: int) -> None:
+        for name in ("bot_muls", "group_ws"):
+            if getattr(self, name) is None:
+                raise SpecError(f"{name}: required for res_bottleneck_block, one value per stage")
+        bot_muls = check_list("bot_muls", self.bot_muls, n)
+        bot_muls = [check_real(f"bot_muls[{i}]", b, low=0.0, strict=True) for i, b in enumerate(bot_muls)]
+        for i, b in enumerate(bot_muls):
+            if b > 1 and not b.is_integer():
+                raise SpecError(f"bot_muls[{i}]: must be at most 1 or a whole number, got {b!r}")
+        object.__setattr__(self, "bot_muls", tuple(bot_muls))
+        group_ws = check_list("group_ws", self.group_ws, n)
+        object.__setattr__(
+            self, "group_ws", tuple(check_int(f"group_ws[{i}]", g, minimum=1) for i, g in enumerate(group_ws))
+        )
+        ws, _, gs = adjust_block_compatibility(self.widths, self.bot_muls, self.group_ws)
+        if (tuple(ws), tuple(gs)) != (self.widths, self.group_ws):
+            bad = next(i for i in range(n) if (ws[i], gs[i]) != (self.widths[i], self.group_ws[i]))
+            w, b, g = self.widths[bad], self.bot_muls[bad], self.group_ws[bad]
+            raise SpecError(
+                f"widths/group_ws: stage {bad + 1} (width {w}, bot_mul {b:g}, group width {g}) breaks the "
+                f"group/bottleneck compatibility rule: the inner width w*bot_mul = {w * b:g} must be a whole "
+                f"multiple of the group width, which must not exceed it; adjusted values: widths={ws}, "
+                f"group_ws={gs}"
+            )
+        if self.se_r:
+            w_ins = (self.stem_w,) + self.widths
+            for i, w_in in enumerate(w_ins[:-1]):
+                if int(round(w_in * self.se_r)) < 1:
+                    raise SpecError(
+                        f"se_r: {self.se_r!r} gives stage {i + 1} a squeeze-excite width of "
+                        f"round({w_in} * {self.se_r!r}) = 0; use se_r >= {0.5 / w_in:.3g} or 0 for none"
+                    )
+
+    def _check_regnet(self) -> None:
+        r = self.regnet
+        if not isinstance(r, RegNetParams):
+            raise SpecError(f"regnet: must be RegNet parameters (depth, w0, wa, wm, group_w), got {r!r}")
+        k = len(r.rule.widths)
+        ws, bs, gs = adjust_block_compatibility(r.rule.widths, [r.bot_mul] * k, [r.group_w] * k)
+        expected = {"depths": r.rule.depths, "widths": tuple(ws), "bot_muls": tuple(bs), "group_ws": tuple(gs)}
+        for name, value in expected.items():
+            if getattr(self, name) != value:
+                raise SpecError(
+                    f"{name}: the RegNet parameters {r.to_dict()} generate {name}={list(value)}, "
+                    f"but the spec gives {list(getattr(self, name))}"
+                )
+
+    @classmethod
+    def from_regnet(cls, regnet: RegNetParams, *, stride: int = 2, **fields: Any) -> AnyNetSpec:
+        """The spec of a RegNet: stages from the quantized linear rule, then the compatibility rule."""
+        k = len(regnet.rule.widths)
+        ws, bs, gs = adjust_block_compatibility(regnet.rule.widths, [regnet.bot_mul] * k, [regnet.group_w] * k)
+        return cls(
+            depths=regnet.rule.depths, widths=ws, strides=[stride] * k, bot_muls=bs, group_ws=gs,
+            regnet=regnet, **fields,
+        )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AnyNetSpec:
+        """Read a spec from a dict with pycls-style keys (SPEC_KEYS). A `regnet` entry alone
+        (depth, w0, wa, wm, group_w[, bot_mul, q]) generates the stages."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"spec: must be a mapping with keys {', '.join(SPEC_KEYS)}, got {type(data).__name__}")
+        unknown = [k for k in data if k not in SPEC_KEYS]
+        if unknown:
+            raise SpecError(f"{unknown[0]}: unknown field; allowed fields: {', '.join(SPEC_KEYS)}")
+        fields = dict(data)
+        if fields.get("regnet") is not None:
+            fields["regnet"] = regnet_from_dict(fields["regnet"])
+            if not any(k in fields for k in STAGE_KEYS):
+                return cls.from_regnet(**fields)
+        for key in ("depths", "widths", "strides"):
+            if key not in fields:
+                raise SpecError(f"{key}: required, one value per stage (or give `regnet` parameters instead)")
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with pycls-style keys; lists for per-stage values; fields that do not apply left out."""
+        out: dict[str, Any] = {}
+        for key in SPEC_KEYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            out[key] = value.to_dict() if key == "regnet" else list(value) if isinstance(value, tuple) else value
+        return out
+
+    def with_fields(self, **fields: Any) -> AnyNetSpec:
+        """A copy with some fields replaced (validated again)."""
+        return replace(self, **fields)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def inner_widths(self) -> tuple[int, ...] | None:
+        """Per-stage inner (bottleneck) width round(w * bot_mul), for res_bottleneck_block."""
+        if self.bot_muls is None:
+            return None
+        return tuple(int(round(w * b)) for w, b in zip(self.widths, self.bot_muls))
+
+    @property
+    def groups(self) -> tuple[int, ...] | None:
+        """Per-stage number of groups of the 3x3 conv: inner width // group width."""
+        if self.inner_widths is None or self.group_ws is None:
+            return None
+        return tuple(v // g for v, g in zip(self.inner_widths, self.group_ws))
+
+    def block_kwargs(self, stage: int) -> dict[str, Any]:
+        """Keyword arguments that the stage's blocks take beyond (w_in, w_out, stride)."""
+        if self.block_type != BOTTLENECK:
+            return {}
+        return {"bot_mul": self.bot_muls[stage], "group_w": self.group_ws[stage], "se_r": self.se_r}
+
+
+def regnet_from_dict(data: Any) -> RegNetParams:
+    """RegNetParams from a dict with keys depth, w0, wa, wm, group_w and optional bot_mul, q."""
+    if isinstance(data, RegNetParams):
+        return data
+    keys = tuple(RegNetParams.__dataclass_fields__)
+    if not isinstance(data, Mapping):
+        raise SpecError(f"regnet: must be a mapping with keys {', '.join(keys)}, got {data!r}")
+    unknown = [k for k in data if k not in keys]
+    if unknown:
+        raise SpecError(f"regnet.{unknown[0]}: unknown field; allowed fields: {', '.join(keys)}")
+    missing = [k for k in keys[:5] if k not in data]
+    if missing:
+        raise SpecError(f"regnet.{missing[0]}: required (RegNet parameters: {', '.join(keys)})")
+    return RegNetParams(**data)

@@ -1,0 +1,48 @@
+"""Seeded random valid specs covering every block type, stem, 1-5 stages and several resolutions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anynet import AnyNetSpec, RegNetParams, SpecError, adjust_block_compatibility
+from anynet.spec import BLOCK_TYPES, STEM_TYPES
+
+
+def random_spec(rng: np.random.Generator) -> AnyNetSpec:
+    """One random AnyNet (bottleneck stages made compatible with the compatibility rule)."""
+    n = int(rng.integers(1, 6))
+    block = str(rng.choice(BLOCK_TYPES))
+    fields = dict(
+        stem_type=str(rng.choice(STEM_TYPES)),
+        stem_w=int(rng.choice([4, 8, 12, 16, 24])),
+        block_type=block,
+        depths=rng.integers(1, 3, n).tolist(),
+        widths=rng.choice([6, 8, 10, 16, 20, 24, 32, 40, 48], n).tolist(),
+        strides=rng.choice([1, 2], n).tolist(),
+        num_classes=int(rng.choice([2, 10, 100])),
+        in_channels=int(rng.choice([1, 3])),
+        resolution=int(rng.choice([7, 16, 17, 28, 32, 33])),
+    )
+    if block == "res_bottleneck_block":
+        ws, bs, gs = adjust_block_compatibility(
+            fields["widths"], rng.choice([0.25, 0.5, 1.0, 2.0], n).tolist(), rng.choice([1, 2, 4, 8, 16], n).tolist()
+        )
+        fields.update(widths=ws, bot_muls=bs, group_ws=gs, se_r=float(rng.choice([0.0, 0.25, 0.5])))
+    return AnyNetSpec(**fields)
+
+
+def random_regnet(rng: np.random.Generator, **fields) -> AnyNetSpec:
+    """A random valid RegNet (invalid draws are redrawn)."""
+    while True:
+        try:
+            params = RegNetParams(
+                depth=int(rng.integers(4, 16)),
+                w0=8 * int(rng.integers(1, 6)),
+                wa=float(rng.uniform(4, 40)),
+                wm=float(rng.uniform(1.5, 3)),
+                group_w=int(rng.choice([1, 2, 4, 8, 16])),
+                bot_mul=float(rng.choice([0.5, 1.0])),
+            )
+            return AnyNetSpec.from_regnet(params, se_r=float(rng.choice([0.0, 0.25])), **fields)
+        except SpecError:
+            continue
