@@ -5,11 +5,13 @@ Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts l
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from anynet.layers import (
     Cx, activation, conv2d, conv2d_cx, gap2d, gap2d_cx, linear, linear_cx, norm2d, norm2d_cx, pool2d, pool2d_cx,
+    round_int,
 )  # fmt: skip
 
 
@@ -134,11 +136,11 @@ class BottleneckTransform(nn.Module):
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> Cx:
-        w_b = int(round(w_out * bot_mul))
+        w_b = round_int(w_out * bot_mul)
         cx = norm2d_cx(conv2d_cx(cx, w_in, w_b, 1), w_b)
         cx = norm2d_cx(conv2d_cx(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_w), w_b)
         if se_r:
-            cx = SE.complexity(cx, w_b, int(round(w_in * se_r)))
+            cx = SE.complexity(cx, w_b, round_int(w_in * se_r))
         return norm2d_cx(conv2d_cx(cx, w_b, w_out, 1), w_out)
 
 
@@ -162,9 +164,11 @@ class _Residual(nn.Module):
 
     @classmethod
     def complexity(cls, cx: Cx, w_in: int, w_out: int, stride: int, **kwargs: float) -> Cx:
-        if w_in != w_out or stride != 1:
+        has_proj = (w_in != w_out) | (stride != 1)  # a bool, or a bool column for a batch
+        if np.any(has_proj):
             proj = norm2d_cx(conv2d_cx(cx, w_in, w_out, 1, stride=stride), w_out)
-            cx = Cx(cx.h, cx.w, proj.flops, proj.params, proj.acts)  # parallel branch: f sees the input size
+            # a parallel branch: its counts add (where it exists), and f sees the block's input size
+            cx = Cx(cx.h, cx.w, *(c + has_proj * (p - c) for c, p in zip(cx[2:], proj[2:])))
         return cls.transform.complexity(cx, w_in, w_out, stride, **kwargs)
 
 
@@ -195,9 +199,10 @@ class AnyStage(nn.Module):
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int, d: int, block: type[nn.Module], **kwargs: float) -> Cx:
-        for i in range(d):
-            cx = block.complexity(cx, w_in if i == 0 else w_out, w_out, stride if i == 0 else 1, **kwargs)
-        return cx
+        cx = block.complexity(cx, w_in, w_out, stride, **kwargs)
+        # blocks 2..d are identical (w_out -> w_out, stride 1, same size): count one, d - 1 times
+        one = block.complexity(Cx(cx.h, cx.w), w_out, w_out, 1, **kwargs)
+        return Cx(cx.h, cx.w, *(c + (d - 1) * o for c, o in zip(cx[2:], one[2:])))
 
 
 class AnyHead(nn.Module):

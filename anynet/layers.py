@@ -14,13 +14,22 @@ from torch import nn
 
 
 class Cx(NamedTuple):
-    """Running complexity: the feature map's height and width, and the totals so far."""
+    """Running complexity: the feature map's height and width, and the totals so far.
+
+    The counts may be Python ints (one spec) or int64 numpy columns (a batch of specs, anynet.batch):
+    the functions below use only arithmetic that means the same for both.
+    """
 
     h: int
     w: int
     flops: int = 0
     params: int = 0
     acts: int = 0
+
+
+def round_int(x: float | np.ndarray) -> int | np.ndarray:
+    """Round half to even to an integer (Python's round, numpy's rint), elementwise for arrays."""
+    return np.rint(x).astype(np.int64) if isinstance(x, np.ndarray) else int(round(x))
 
 
 def conv2d(w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -30,13 +39,11 @@ def conv2d(w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, b
 
 def conv2d_cx(cx: Cx, w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> Cx:
     h, w = (cx.h - 1) // stride + 1, (cx.w - 1) // stride + 1
-    b = w_out if bias else 0
-    return Cx(
-        h, w,
-        cx.flops + k * k * w_in * w_out * h * w // groups + b,
-        cx.params + k * k * w_in * w_out // groups + b,
-        cx.acts + w_out * h * w,
-    )  # fmt: skip
+    # scalar factors first and no zero bias added: the same integers, fewer passes over a batch's columns
+    flops, params = k * k * h * w * w_in * w_out // groups, k * k * w_in * w_out // groups
+    if bias:
+        flops, params = flops + w_out, params + w_out
+    return Cx(h, w, cx.flops + flops, cx.params + params, cx.acts + h * w * w_out)
 
 
 def norm2d(w_in: int) -> nn.BatchNorm2d:

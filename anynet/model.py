@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
 
 from anynet.blocks import BLOCKS, STEMS, AnyHead, AnyStage
 from anynet.layers import Cx, init_weights
-from anynet.spec import AnyNetSpec
+from anynet.spec import BOTTLENECK, AnyNetSpec
+
+if TYPE_CHECKING:
+    from anynet.batch import SpecBatch
 
 
 class Complexity(NamedTuple):
@@ -27,12 +30,15 @@ class _Part(NamedTuple):
     kwargs: dict[str, Any]
 
 
-def _parts(spec: AnyNetSpec) -> list[_Part]:
-    """The model's top-level parts in order; both the builder and the count walk this one list."""
+def _parts(spec: AnyNetSpec | SpecBatch) -> list[_Part]:
+    """The model's top-level parts in order; the builder and the count (of a spec or a batch) walk this list."""
     parts = [_Part("stem", STEMS[spec.stem_type], (spec.in_channels, spec.stem_w), {})]
     w_in, block = spec.stem_w, BLOCKS[spec.block_type]
     for i, (d, w, s) in enumerate(zip(spec.depths, spec.widths, spec.strides)):
-        parts.append(_Part(f"s{i + 1}", AnyStage, (w_in, w, s, d, block), spec.block_kwargs(i)))
+        kwargs = {}
+        if spec.block_type == BOTTLENECK:
+            kwargs = {"bot_mul": spec.bot_muls[i], "group_w": spec.group_ws[i], "se_r": spec.se_r}
+        parts.append(_Part(f"s{i + 1}", AnyStage, (w_in, w, s, d, block), kwargs))
         w_in = w
     parts.append(_Part("head", AnyHead, (w_in, spec.num_classes), {}))
     return parts
@@ -64,8 +70,8 @@ def complexity_breakdown(spec: AnyNetSpec) -> list[tuple[str, Complexity, tuple[
     return out
 
 
-def complexity(spec: AnyNetSpec) -> Complexity:
-    """Exact flops, params and acts of the spec's model, without building it."""
+def complexity(spec: AnyNetSpec | SpecBatch) -> Complexity:
+    """Exact flops, params and acts of the spec's model, without building it (int64 columns for a batch)."""
     cx = Cx(spec.resolution, spec.resolution)
     for part in _parts(spec):
         cx = part.module.complexity(cx, *part.args, **part.kwargs)

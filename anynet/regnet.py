@@ -79,3 +79,29 @@ class RegNetParams:
     def to_dict(self) -> dict:
         """Plain-dict form, pycls REGNET key names in lower case."""
         return asdict(self)
+
+
+def regnet_columns(
+    d: np.ndarray, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, num_stages: int, q: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule for N parameter sets at once: (valid, stage widths [V, S], stage depths [V, S]).
+
+    valid marks the sets that are valid RegNets (no skipped stage index) with exactly num_stages stages;
+    the widths and depths are those of the V valid rows. Same arithmetic as quantized_linear, on an
+    [N, max d] grid masked beyond each row's depth.
+    """
+    j = np.arange(int(d.max()))
+    live = j[None, :] < d[:, None]
+    ws_cont = j[None, :] * wa[:, None] + w0[:, None]
+    ss = np.round(np.log(ws_cont / w0[:, None]) / np.log(wm[:, None]))
+    ws_all = np.round(w0[:, None] * np.power(wm[:, None], ss) / q).astype(np.int64) * q
+    # ws_all is non-decreasing along j, so distinct widths = 1 + the number of changes
+    changes = (ws_all[:, 1:] != ws_all[:, :-1]) & live[:, 1:]
+    distinct = 1 + changes.sum(axis=1)
+    top = np.where(live, ss, -1).max(axis=1)
+    valid = (distinct == top + 1) & (distinct == num_stages)
+    ss, live = ss[valid], live[valid]
+    depths = np.stack([((ss == k) & live).sum(axis=1) for k in range(num_stages)], axis=1)
+    stages = np.arange(num_stages)[None, :]
+    widths = np.round(w0[valid, None] * np.power(wm[valid, None], stages) / q).astype(np.int64) * q
+    return valid, widths, depths

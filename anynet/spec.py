@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from anynet.compat import adjust_block_compatibility
 from anynet.errors import SpecError
 from anynet.regnet import RegNetParams
-from anynet.validate import check_choice, check_int, check_list, check_real
+from anynet.validate import check_choice, check_int, check_ints, check_list, check_real, check_reals
 
 STEM_TYPES = ("simple_stem_in", "res_stem_cifar", "res_stem_in")
 BLOCK_TYPES = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
@@ -57,10 +58,9 @@ class AnyNetSpec:
         if not depths:
             raise SpecError("depths: must list at least one stage, got []")
         n = len(depths)
-        put("depths", tuple(check_int(f"depths[{i}]", d, minimum=1) for i, d in enumerate(depths)))
+        put("depths", check_ints("depths", depths, minimum=1))
         for name in ("widths", "strides"):
-            values = check_list(name, getattr(self, name), n)
-            put(name, tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(values)))
+            put(name, check_ints(name, check_list(name, getattr(self, name), n), minimum=1))
         for name in ("num_classes", "in_channels", "resolution"):
             put(name, check_int(name, getattr(self, name), minimum=1))
         put("se_r", check_real("se_r", self.se_r, low=0.0))
@@ -82,26 +82,13 @@ class AnyNetSpec:
         for name in ("bot_muls", "group_ws"):
             if getattr(self, name) is None:
                 raise SpecError(f"{name}: required for res_bottleneck_block, one value per stage")
-        bot_muls = check_list("bot_muls", self.bot_muls, n)
-        bot_muls = [check_real(f"bot_muls[{i}]", b, low=0.0, strict=True) for i, b in enumerate(bot_muls)]
+        bot_muls = check_reals("bot_muls", check_list("bot_muls", self.bot_muls, n), low=0.0, strict=True)
         for i, b in enumerate(bot_muls):
             if b > 1 and not b.is_integer():
                 raise SpecError(f"bot_muls[{i}]: must be at most 1 or a whole number, got {b!r}")
-        object.__setattr__(self, "bot_muls", tuple(bot_muls))
-        group_ws = check_list("group_ws", self.group_ws, n)
-        object.__setattr__(
-            self, "group_ws", tuple(check_int(f"group_ws[{i}]", g, minimum=1) for i, g in enumerate(group_ws))
-        )
-        ws, _, gs = adjust_block_compatibility(self.widths, self.bot_muls, self.group_ws)
-        if (tuple(ws), tuple(gs)) != (self.widths, self.group_ws):
-            bad = next(i for i in range(n) if (ws[i], gs[i]) != (self.widths[i], self.group_ws[i]))
-            w, b, g = self.widths[bad], self.bot_muls[bad], self.group_ws[bad]
-            raise SpecError(
-                f"widths/group_ws: stage {bad + 1} (width {w}, bot_mul {b:g}, group width {g}) breaks the "
-                f"group/bottleneck compatibility rule: the inner width w*bot_mul = {w * b:g} must be a whole "
-                f"multiple of the group width, which must not exceed it; adjusted values: widths={ws}, "
-                f"group_ws={gs}"
-            )
+        object.__setattr__(self, "bot_muls", bot_muls)
+        object.__setattr__(self, "group_ws", check_ints("group_ws", check_list("group_ws", self.group_ws, n), minimum=1))
+        self._check_compatibility()
         if self.se_r:
             w_ins = (self.stem_w,) + self.widths
             for i, w_in in enumerate(w_ins[:-1]):
@@ -110,6 +97,20 @@ class AnyNetSpec:
                         f"se_r: {self.se_r!r} gives stage {i + 1} a squeeze-excite width of "
                         f"round({w_in} * {self.se_r!r}) = 0; use se_r >= {0.5 / w_in:.3g} or 0 for none"
                     )
+
+    def _check_compatibility(self) -> None:
+        """Refuse stages that adjust_block_compatibility would change, proposing its values."""
+        if all(_compatible(w, b, g) for w, b, g in zip(self.widths, self.bot_muls, self.group_ws)):
+            return
+        ws, _, gs = adjust_block_compatibility(self.widths, self.bot_muls, self.group_ws)
+        for i, (w, b, g) in enumerate(zip(self.widths, self.bot_muls, self.group_ws)):
+            if (ws[i], gs[i]) != (w, g):
+                raise SpecError(
+                    f"widths/group_ws: stage {i + 1} (width {w}, bot_mul {b:g}, group width {g}) breaks the "
+                    f"group/bottleneck compatibility rule: the inner width w*bot_mul = {w * b:g} must be a whole "
+                    f"multiple of the group width, which must not exceed it; adjusted values: widths={ws}, "
+                    f"group_ws={gs}"
+                )
 
     def _check_regnet(self) -> None:
         r = self.regnet
@@ -186,11 +187,14 @@ class AnyNetSpec:
             return None
         return tuple(v // g for v, g in zip(self.inner_widths, self.group_ws))
 
-    def block_kwargs(self, stage: int) -> dict[str, Any]:
-        """Keyword arguments that the stage's blocks take beyond (w_in, w_out, stride)."""
-        if self.block_type != BOTTLENECK:
-            return {}
-        return {"bot_mul": self.bot_muls[stage], "group_w": self.group_ws[stage], "se_r": self.se_r}
+
+def _compatible(w: int, b: float, g: int) -> bool:
+    """A sufficient condition for adjust_block_compatibility to leave a stage unchanged: the inner width v = w*b
+    is whole, v / b gives w back, g <= v, and v is a multiple of g (of lcm(g, b) when b > 1)."""
+    v = w * b
+    if v != int(v) or int(v / b) != w or not 1 <= g <= v:
+        return False
+    return int(v) % (math.lcm(g, int(b)) if b > 1 else g) == 0
 
 
 def regnet_from_dict(data: Any) -> RegNetParams:

@@ -80,3 +80,33 @@ def test_regnet_spec_applies_compatibility():
     assert spec.group_ws == (80, 120, 120, 120)
     assert spec.widths == (80, 240, 720, 1920)
     assert spec.regnet == params
+
+
+def test_column_and_list_forms_of_the_rule_agree():
+    from anynet.compat import adjust_columns
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    ws = rng.integers(1, 600, n)
+    bs = rng.choice([0.125, 0.25, 0.5, 1.0, 2.0, 4.0], n)
+    gs = rng.integers(1, 80, n)
+    col_ws, col_gs = adjust_columns(ws, bs, gs)
+    for i in range(0, n, 4):
+        w4, _, g4 = adjust_block_compatibility(ws[i : i + 4].tolist(), bs[i : i + 4].tolist(), gs[i : i + 4].tolist())
+        assert (w4, g4) == (col_ws[i : i + 4].tolist(), col_gs[i : i + 4].tolist())
+
+
+def test_a_spec_is_accepted_exactly_when_the_rule_leaves_it_unchanged():
+    rng = np.random.default_rng(1)
+    accepted = refused = 0
+    for _ in range(5000):
+        w, b, g = int(rng.integers(1, 200)), float(rng.choice([0.25, 0.5, 1.0, 2.0])), int(rng.integers(1, 40))
+        unchanged = adjust_block_compatibility([w], [b], [g])[0::2] == ([w], [g])
+        try:
+            AnyNetSpec(depths=[1], widths=[w], strides=[1], bot_muls=[b], group_ws=[g], resolution=8)
+            accepted += 1
+            assert unchanged, (w, b, g)
+        except SpecError:
+            refused += 1
+            assert not unchanged, (w, b, g)
+    assert accepted > 200 and refused > 200

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from anynet.cli import info
+from anynet.cli import info, sample
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info}
+SUBCOMMANDS = {"info": info, "sample": sample}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,3 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     except AnynetError as e:
         print(f"anynet {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (anynet ... | head): stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0

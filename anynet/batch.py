@@ -1,0 +1,68 @@
+"""SpecBatch: many candidate specs that share every field but the per-stage values, as numpy columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from anynet.model import Complexity, complexity
+from anynet.regnet import RegNetParams
+from anynet.spec import AnyNetSpec
+
+
+@dataclass(frozen=True)
+class SpecBatch:
+    """N specs: one int/float column of length N per stage for depths, widths, bot_muls and group_ws.
+
+    `complexity(batch)` counts all N at once with the same per-module functions as `complexity(spec)`.
+    """
+
+    depths: tuple[np.ndarray, ...]
+    widths: tuple[np.ndarray, ...]
+    strides: tuple[int, ...]
+    bot_muls: tuple[np.ndarray, ...] | None = None
+    group_ws: tuple[np.ndarray, ...] | None = None
+    stem_type: str = "simple_stem_in"
+    stem_w: int = 32
+    block_type: str = "res_bottleneck_block"
+    se_r: float = 0.0
+    num_classes: int = 1000
+    in_channels: int = 3
+    resolution: int = 224
+
+    def __len__(self) -> int:
+        return len(self.depths[0])
+
+    def take(self, index: np.ndarray) -> SpecBatch:
+        """The sub-batch at an integer index or boolean mask."""
+
+        def cut(columns: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
+            return None if columns is None else tuple(c[index] for c in columns)
+
+        return replace(
+            self, depths=cut(self.depths), widths=cut(self.widths), bot_muls=cut(self.bot_muls),
+            group_ws=cut(self.group_ws),
+        )  # fmt: skip
+
+    def stage_rows(self, index: np.ndarray) -> list[tuple[tuple, ...]]:
+        """Per row in index: (depths, widths, bot_muls, group_ws) as tuples of plain Python numbers."""
+        cols = [np.stack([col[index] for col in c], axis=1).tolist() if c else [()] * len(index)
+                for c in (self.depths, self.widths, self.bot_muls, self.group_ws)]  # fmt: skip
+        return [tuple(map(tuple, r)) for r in zip(*cols)]
+
+    def spec(self, row: tuple[tuple, ...], regnet: RegNetParams | None = None) -> AnyNetSpec:
+        """A row (from stage_rows) as a validated AnyNetSpec with this batch's shared fields."""
+        depths, widths, bot_muls, group_ws = row
+        return AnyNetSpec(
+            stem_type=self.stem_type, stem_w=self.stem_w, block_type=self.block_type, depths=depths,
+            widths=widths, strides=self.strides, bot_muls=bot_muls or None, group_ws=group_ws or None,
+            se_r=self.se_r, num_classes=self.num_classes, in_channels=self.in_channels,
+            resolution=self.resolution, regnet=regnet,
+        )  # fmt: skip
+
+
+def batch_complexity(batch: SpecBatch) -> Complexity:
+    """flops, params and acts of every spec in the batch, as int64 columns equal to the scalar counts."""
+    n = len(batch)
+    return Complexity(*(np.broadcast_to(np.asarray(v, dtype=np.int64), (n,)) for v in complexity(batch)))
