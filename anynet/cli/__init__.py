@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from anynet.cli import info, sample
+from anynet.cli import info, sample, train
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info, "sample": sample}
+SUBCOMMANDS = {"info": info, "sample": sample, "train": train}
 
 
 def build_parser() -> argparse.ArgumentParser:

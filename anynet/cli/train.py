@@ -1,0 +1,81 @@
+"""`anynet train`: train one model briefly on a dataset and report its error, loss and speed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+
+from anynet.cli.info import resolve
+from anynet.errors import SpecError
+from anynet.validate import parse_number
+from anynet.zoo import zoo_names
+
+HELP = "train one model briefly (the paper's low-fidelity recipe) and report its test error and speed"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="SPEC_OR_NAME", help="zoo name (e.g. ResNet-20) or a .yaml/.json spec")
+    parser.add_argument("--dataset", default="fashion-mnist",
+                        help="fashion-mnist (default), mnist, cifar10, cifar100 or synthetic")  # fmt: skip
+    parser.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
+    parser.add_argument("--download", action="store_true", help="fetch missing files from the dataset's URL")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=float, help="training epochs, fractions allowed (default 1)")
+    budget.add_argument("--images", help="training images, e.g. 100k")
+    budget.add_argument("--budget", metavar="MACS", help="training multiply-adds (3 x flops per image), e.g. 2T")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05, help="learning rate at batch 128 (scaled linearly)")
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--weight-decay", type=float, default=5e-5)
+    parser.add_argument("--crop-pad", type=int, default=0, help="pad-and-random-crop augmentation (pixels)")
+    parser.add_argument("--flip", action="store_true", help="random horizontal flips")
+    parser.add_argument("--val-split", type=float, help="carve this fraction of the training set out for validation")
+    parser.add_argument("--resolution", type=int, help="train at this resolution (images are resized on the device)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sweeps.data import load_dataset
+    from sweeps.recipe import Recipe
+    from sweeps.train import train
+
+    if args.threads is not None and args.threads < 1:
+        raise SpecError(f"--threads: must be at least 1, got {args.threads}")
+    recipe = Recipe(
+        epochs=args.epochs, images=args.images and int(parse_number("--images", args.images)),
+        budget_macs=args.budget and parse_number("--budget", args.budget), batch_size=args.batch_size, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, crop_pad=args.crop_pad, flip=args.flip,
+    )  # fmt: skip
+    data = load_dataset(args.dataset, args.data_dir, download=args.download)
+    if args.val_split is not None:
+        data = data.with_val_split(args.val_split, seed=args.seed)
+    overrides = {} if args.resolution is None else {"resolution": args.resolution}
+    spec = resolve(args.model, overrides)
+    if args.model.lower().replace("_", "-") in (n.lower() for n in zoo_names()):
+        # zoo models are ImageNet-shaped: fit them to the data (and to its resolution unless one is given)
+        fit = {"in_channels": data.in_channels, "num_classes": data.num_classes}
+        spec = spec.with_fields(**fit, **({} if args.resolution else {"resolution": data.resolution}))
+    result = train(spec, data, recipe, device=args.device, seed=args.seed, threads=args.threads,
+                   progress=not args.json and sys.stderr.isatty())  # fmt: skip
+    if args.json:
+        print(json.dumps({"model": args.model, "dataset": data.name, "spec": spec.to_dict(),
+                          "recipe": recipe.to_dict(), **result.to_dict()}))  # fmt: skip
+        return 0 if result.status == "ok" else 1
+    print(
+        f"{args.model} on {data.name} ({len(data.train_y):,} train / {len(data.test_y):,} test images, "
+        f"{spec.resolution} px), {result.device}, {result.threads} threads, seed {result.seed}"
+    )
+    print(pd.DataFrame(result.epochs).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    val = f", val error {result.val_error:.2f}%" if result.val_error is not None else ""
+    print(
+        f"{result.status}: test error {result.error:.2f}%{val}, train loss {result.train_loss:.4f}; "
+        f"{result.images:,} images in {result.train_seconds:.1f} s ({result.images_per_s:,.0f} img/s), "
+        f"{result.flops / 1e6:.2f} MF per image" + (f"; {result.message}" if result.message else "")
+    )
+    return 0 if result.status == "ok" else 1

@@ -1,0 +1,215 @@
+"""Brief training of one model: train(spec, data, recipe, device, seed) -> TrainResult."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from anynet.errors import AnynetError
+from anynet.model import AnyNet, complexity
+from anynet.spec import AnyNetSpec
+from sweeps.batches import BatchMaker, train_batches
+from sweeps.data import Dataset
+from sweeps.recipe import Recipe
+
+CHECK_EVERY_CUDA = 50  # steps between finiteness checks on a GPU (each check waits for the device)
+
+
+class TrainError(AnynetError):
+    """Arguments that cannot train: a spec that does not fit the data, a device that is not there."""
+
+
+@dataclass
+class TrainResult:
+    """What one brief training run gives. error and val_error are top-1 percentages."""
+
+    status: str  # ok, diverged or failed
+    error: float | None
+    val_error: float | None
+    train_loss: float | None
+    epochs: list[dict[str, Any]]
+    images: int
+    steps: int
+    seconds: float
+    train_seconds: float
+    images_per_s: float
+    flops: int
+    params: int
+    acts: int
+    seed: int
+    device: str
+    threads: int
+    message: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device, refusing a GPU that is not there with one line."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise TrainError(f"device: {device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"device: {device} requested, but this torch ({torch.__version__}) sees no CUDA GPU")
+    if dev.type not in ("cpu", "cuda"):
+        raise TrainError(f"device: {device!r} is not supported; use cpu, cuda or cuda:N")
+    return dev
+
+
+def versions() -> dict[str, str]:
+    try:
+        anynet_version = importlib.metadata.version("anynet")
+    except importlib.metadata.PackageNotFoundError:
+        anynet_version = "unknown"
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "anynet": anynet_version}  # fmt: skip
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, maker: BatchMaker, batch_size: int,
+             autocast: bool) -> float:  # fmt: skip
+    """Top-1 error in percent, counted on the device with one sync at the end."""
+    model.eval()
+    wrong = torch.zeros((), dtype=torch.long, device=x.device)
+    for i in range(0, len(y), batch_size):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(maker(x[i : i + batch_size]))
+        wrong += (out.argmax(1) != y[i : i + batch_size]).sum()
+    model.train()
+    return 100.0 * wrong.item() / len(y)
+
+
+def check_fit(spec: AnyNetSpec, data: Dataset) -> None:
+    """The spec must take the data's channels and predict its classes."""
+    if spec.in_channels != data.in_channels:
+        raise TrainError(f"in_channels: the spec takes {spec.in_channels}, {data.name} images have {data.in_channels}")
+    if spec.num_classes != data.num_classes:
+        raise TrainError(f"num_classes: the spec predicts {spec.num_classes}, {data.name} has {data.num_classes}")
+
+
+def train(
+    spec: AnyNetSpec,
+    data: Dataset,
+    recipe: Recipe | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    threads: int | None = None,
+    channels_last: bool = True,
+    progress: bool = False,
+) -> TrainResult:
+    """Train the spec's model briefly on data and return its errors, losses, speed and provenance.
+
+    A non-finite loss stops early with status 'diverged' (errors evaluated at that point); an exception while
+    training gives status 'failed' with its message. On the CPU the same seed and threads give the same result.
+    """
+    recipe = recipe or Recipe()
+    check_fit(spec, data)
+    dev = resolve_device(device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    cx = complexity(spec)
+    total = recipe.steps(len(data.train_y), cx.flops)
+    if len(data.train_y) < recipe.batch_size:
+        raise TrainError(f"batch_size: {recipe.batch_size} is larger than the {len(data.train_y)} training images")
+    on_gpu = dev.type == "cuda"
+    if on_gpu:
+        torch.backends.cudnn.benchmark = True
+    data = data.to(dev)
+    torch.manual_seed(seed)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = AnyNet(spec).to(dev, memory_format=memory_format)
+    optimizer = torch.optim.SGD(  # foreach: one kernel per step for all parameters (+15% on the CPU path)
+        model.parameters(), lr=recipe.lr_at(0, total), momentum=recipe.momentum, nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay, foreach=True,
+    )  # fmt: skip
+    loss_fn = nn.CrossEntropyLoss()
+    maker = BatchMaker(data.mean, data.std, spec.resolution, dev, channels_last=channels_last,
+                       crop_pad=recipe.crop_pad, flip=recipe.flip)  # fmt: skip
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    check_every = CHECK_EVERY_CUDA if on_gpu else 1
+    epochs: list[dict[str, Any]] = []
+    status, message, steps_done = "ok", "", 0
+    loss_sum = torch.zeros((), device=dev)
+    steps_in_epoch, epoch_now = 0, 0
+    started = time.perf_counter()
+    eval_seconds = 0.0
+
+    def close_epoch(epoch: int) -> None:
+        nonlocal eval_seconds, loss_sum, steps_in_epoch
+        t = time.perf_counter()
+        mean_loss = (loss_sum / max(steps_in_epoch, 1)).item()
+        row = {"epoch": epoch + 1, "images": steps_done * recipe.batch_size, "train_loss": mean_loss,
+               "test_error": evaluate(model, data.test_x, data.test_y, maker, recipe.eval_batch_size, on_gpu)}
+        if data.val_x is not None:
+            row["val_error"] = evaluate(model, data.val_x, data.val_y, maker, recipe.eval_batch_size, on_gpu)
+        epochs.append(row)
+        loss_sum, steps_in_epoch = torch.zeros((), device=dev), 0
+        eval_seconds += time.perf_counter() - t
+        if bar is not None:
+            bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{row['test_error']:.2f}%")
+
+    bar = _progress_bar(total * recipe.batch_size, progress)
+    try:
+        for epoch, index in train_batches(len(data.train_y), recipe.batch_size, total, generator, dev):
+            if epoch != epoch_now:
+                close_epoch(epoch_now)
+                epoch_now = epoch
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr_at(steps_done, total)
+            x, y = maker(data.train_x[index], generator), data.train_y[index]
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=on_gpu):
+                loss = loss_fn(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            steps_done += 1
+            steps_in_epoch += 1
+            if bar is not None:
+                bar.update(recipe.batch_size)
+            if steps_done % check_every == 0 and not torch.isfinite(loss_sum):
+                status, message = "diverged", f"non-finite training loss at step {steps_done} of {total}"
+                break
+    except (RuntimeError, ValueError) as e:
+        status, message = "failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    if status == "ok" and not torch.isfinite(loss_sum):
+        status, message = "diverged", f"non-finite training loss by step {steps_done} of {total}"
+    if steps_in_epoch or not epochs:
+        try:
+            close_epoch(epoch_now)
+        except RuntimeError as e:
+            status, message = "failed", message or f"{type(e).__name__}: {e}"
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - started
+    train_seconds = max(seconds - eval_seconds, 1e-9)
+    last = epochs[-1] if epochs else {}
+    losses = [e["train_loss"] for e in epochs if math.isfinite(e["train_loss"])]
+    return TrainResult(
+        status=status, error=last.get("test_error"), val_error=last.get("val_error"),
+        train_loss=losses[-1] if losses and status == "ok" else (last.get("train_loss") if last else None),
+        epochs=epochs, images=steps_done * recipe.batch_size, steps=steps_done, seconds=seconds,
+        train_seconds=train_seconds, images_per_s=steps_done * recipe.batch_size / train_seconds,
+        flops=cx.flops, params=cx.params, acts=cx.acts, seed=seed, device=str(dev), threads=torch.get_num_threads(),
+        message=message, versions=versions(),
+    )  # fmt: skip
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", unit_scale=True, dynamic_ncols=True, leave=False)
