@@ -1,6 +1,7 @@
 """Stems, blocks, stages and the head. Each module's static `complexity` mirrors its constructor.
 
-Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts line up with its models.
+Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts line up with its models. A ReLU
+that follows a BatchNorm is that BatchNorm's (norm2d(w, relu=True)), so CPU training can fuse the two.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ class SimpleStemIN(nn.Module):
 
     def __init__(self, w_in: int, w_out: int) -> None:
         super().__init__()
-        self.conv, self.bn, self.af = conv2d(w_in, w_out, 3, stride=2), norm2d(w_out), activation()
+        self.conv, self.bn = conv2d(w_in, w_out, 3, stride=2), norm2d(w_out, relu=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.af(self.bn(self.conv(x)))
+        return self.bn(self.conv(x))
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
@@ -35,10 +36,10 @@ class ResStemCifar(nn.Module):
 
     def __init__(self, w_in: int, w_out: int) -> None:
         super().__init__()
-        self.conv, self.bn, self.af = conv2d(w_in, w_out, 3), norm2d(w_out), activation()
+        self.conv, self.bn = conv2d(w_in, w_out, 3), norm2d(w_out, relu=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.af(self.bn(self.conv(x)))
+        return self.bn(self.conv(x))
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
@@ -50,11 +51,11 @@ class ResStemIN(nn.Module):
 
     def __init__(self, w_in: int, w_out: int) -> None:
         super().__init__()
-        self.conv, self.bn, self.af = conv2d(w_in, w_out, 7, stride=2), norm2d(w_out), activation()
+        self.conv, self.bn = conv2d(w_in, w_out, 7, stride=2), norm2d(w_out, relu=True)
         self.pool = pool2d(3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.af(self.bn(self.conv(x))))
+        return self.pool(self.bn(self.conv(x)))
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
@@ -88,11 +89,11 @@ class VanillaBlock(nn.Module):
 
     def __init__(self, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
-        self.a, self.a_bn, self.a_af = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out), activation()
-        self.b, self.b_bn, self.b_af = conv2d(w_out, w_out, 3), norm2d(w_out), activation()
+        self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
+        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.b_af(self.b_bn(self.b(self.a_af(self.a_bn(self.a(x))))))
+        return self.b_bn(self.b(self.a_bn(self.a(x))))
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
@@ -105,11 +106,11 @@ class BasicTransform(nn.Module):
 
     def __init__(self, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
-        self.a, self.a_bn, self.a_af = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out), activation()
+        self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
         self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.b_bn(self.b(self.a_af(self.a_bn(self.a(x)))))
+        return self.b_bn(self.b(self.a_bn(self.a(x))))
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
@@ -123,15 +124,15 @@ class BottleneckTransform(nn.Module):
     def __init__(self, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> None:
         super().__init__()
         w_b = int(round(w_out * bot_mul))
-        self.a, self.a_bn, self.a_af = conv2d(w_in, w_b, 1), norm2d(w_b), activation()
+        self.a, self.a_bn = conv2d(w_in, w_b, 1), norm2d(w_b, relu=True)
         self.b = conv2d(w_b, w_b, 3, stride=stride, groups=w_b // group_w)
-        self.b_bn, self.b_af = norm2d(w_b), activation()
+        self.b_bn = norm2d(w_b, relu=True)
         self.se = SE(w_b, int(round(w_in * se_r))) if se_r else nn.Identity()
         self.c, self.c_bn = conv2d(w_b, w_out, 1), norm2d(w_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.a_af(self.a_bn(self.a(x)))
-        x = self.se(self.b_af(self.b_bn(self.b(x))))
+        x = self.a_bn(self.a(x))
+        x = self.se(self.b_bn(self.b(x)))
         return self.c_bn(self.c(x))
 
     @staticmethod

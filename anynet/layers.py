@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from torch import nn
+
+from anynet import fused
 
 
 class Cx(NamedTuple):
@@ -46,8 +49,23 @@ def conv2d_cx(cx: Cx, w_in: int, w_out: int, k: int, *, stride: int = 1, groups:
     return Cx(h, w, cx.flops + flops, cx.params + params, cx.acts + h * w * w_out)
 
 
-def norm2d(w_in: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(w_in, eps=1e-5, momentum=0.1)
+class BatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm, optionally followed by ReLU; in CPU training both run as one fused kernel (anynet.fused)."""
+
+    def __init__(self, w_in: int, relu: bool = False) -> None:
+        super().__init__(w_in, eps=1e-5, momentum=0.1)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if fused.can_fuse(self, x):
+            return fused.batch_norm_relu(self, x, self.relu)
+        y = super().forward(x)
+        return torch.relu_(y) if self.relu else y
+
+
+def norm2d(w_in: int, relu: bool = False) -> BatchNorm2d:
+    """BatchNorm (pycls: eps 1e-5, momentum 0.1), with the ReLU that follows it when relu=True."""
+    return BatchNorm2d(w_in, relu)
 
 
 def norm2d_cx(cx: Cx, w_in: int) -> Cx:
