@@ -84,30 +84,15 @@ class SE(nn.Module):
         return Cx(cx.h, cx.w, inner.flops, inner.params, inner.acts)
 
 
-class VanillaBlock(nn.Module):
-    """V: [3x3 conv, BN, ReLU] x 2, no residual; the first conv carries the stride."""
-
-    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
-        super().__init__()
-        self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
-        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.b_bn(self.b(self.a_bn(self.a(x))))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
-        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
-        return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
-
-
 class BasicTransform(nn.Module):
     """3x3 conv (stride), BN, ReLU, 3x3 conv, BN."""
 
+    final_relu = False
+
     def __init__(self, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
         self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
-        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out)
+        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=self.final_relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.b_bn(self.b(self.a_bn(self.a(x))))
@@ -116,6 +101,12 @@ class BasicTransform(nn.Module):
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
         cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
         return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
+
+
+class VanillaBlock(BasicTransform):
+    """V: [3x3 conv, BN, ReLU] x 2, no residual; the first conv carries the stride."""
+
+    final_relu = True
 
 
 class BottleneckTransform(nn.Module):

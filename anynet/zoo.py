@@ -58,13 +58,18 @@ def zoo_names() -> list[str]:
     return [f"RegNetX-{k}" for k in REGNETX] + [f"RegNetY-{k}" for k in REGNETY] + list(OTHERS)
 
 
-def _key(name: str) -> str:
-    return name.lower().replace("-", "").replace("_", "")
+def zoo_name(name: str) -> str | None:
+    """The zoo's spelling of a model name (case, '-' and '_' ignored), or None if it is not in the zoo."""
+
+    def key(n: str) -> str:
+        return n.lower().replace("-", "").replace("_", "")
+
+    return {key(n): n for n in zoo_names()}.get(key(name))
 
 
 def zoo_spec(name: str, **fields: Any) -> AnyNetSpec:
     """The spec of a named model (case, '-' and '_' ignored); fields override e.g. resolution, num_classes."""
-    match = {_key(n): n for n in zoo_names()}.get(_key(name))
+    match = zoo_name(name)
     if match is None:
         raise SpecError(f"model: unknown name {name!r}; known models: {', '.join(zoo_names())}")
     family, _, size = match.partition("-")

@@ -51,7 +51,18 @@ class TrainResult:
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values for JSON; a non-finite loss (a diverged run) becomes None."""
+        return _finite(asdict(self))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -196,10 +207,9 @@ def train(
     seconds = time.perf_counter() - started
     train_seconds = max(seconds - eval_seconds, 1e-9)
     last = epochs[-1] if epochs else {}
-    losses = [e["train_loss"] for e in epochs if math.isfinite(e["train_loss"])]
     return TrainResult(
         status=status, error=last.get("test_error"), val_error=last.get("val_error"),
-        train_loss=losses[-1] if losses and status == "ok" else (last.get("train_loss") if last else None),
+        train_loss=last.get("train_loss"),
         epochs=epochs, images=steps_done * recipe.batch_size, steps=steps_done, seconds=seconds,
         train_seconds=train_seconds, images_per_s=steps_done * recipe.batch_size / train_seconds,
         flops=cx.flops, params=cx.params, acts=cx.acts, seed=seed, device=str(dev), threads=torch.get_num_threads(),

@@ -101,7 +101,7 @@ def test_learns_synthetic_data_within_seconds(data):
     assert result.error < 5.0, result.error  # chance is 90%: a broken gradient path cannot get here
     assert result.train_loss < 1.5 and result.seconds < 60
     assert result.images == 4096 and result.steps == 128 and result.images_per_s > 0
-    assert (result.flops, result.device, result.seed) == (TINY and result.flops, "cpu", 0)
+    assert (result.device, result.seed, result.threads) == ("cpu", 0, 2) and result.flops > 0
     assert set(result.versions) == {"python", "torch", "numpy", "anynet"}
     assert [e["epoch"] for e in result.epochs] == [1] and result.epochs[0]["images"] == 4096
 
@@ -129,6 +129,8 @@ def test_divergence_stops_early_and_still_evaluates(data):
     assert result.status == "diverged" and "non-finite training loss at step" in result.message
     assert result.steps < 128 and result.error is not None and result.error > 50
     assert not math.isfinite(result.epochs[-1]["train_loss"])
+    as_json = json.loads(json.dumps(result.to_dict(), allow_nan=False))  # strict JSON: no NaN
+    assert as_json["train_loss"] is None and as_json["epochs"][-1]["train_loss"] is None
 
 
 def test_a_failure_inside_training_is_a_result(data, monkeypatch):

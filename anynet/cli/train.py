@@ -11,7 +11,7 @@ import pandas as pd
 from anynet.cli.info import resolve
 from anynet.errors import SpecError
 from anynet.validate import parse_number
-from anynet.zoo import zoo_names
+from anynet.zoo import zoo_name
 
 HELP = "train one model briefly (the paper's low-fidelity recipe) and report its test error and speed"
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         data = data.with_val_split(args.val_split, seed=args.seed)
     overrides = {} if args.resolution is None else {"resolution": args.resolution}
     spec = resolve(args.model, overrides)
-    if args.model.lower().replace("_", "-") in (n.lower() for n in zoo_names()):
+    if zoo_name(args.model) is not None:
         # zoo models are ImageNet-shaped: fit them to the data (and to its resolution unless one is given)
         fit = {"in_channels": data.in_channels, "num_classes": data.num_classes}
         spec = spec.with_fields(**fit, **({} if args.resolution else {"resolution": data.resolution}))
