@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,17 +33,6 @@ class SpecBatch:
 
     def __len__(self) -> int:
         return len(self.depths[0])
-
-    def take(self, index: np.ndarray) -> SpecBatch:
-        """The sub-batch at an integer index or boolean mask."""
-
-        def cut(columns: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
-            return None if columns is None else tuple(c[index] for c in columns)
-
-        return replace(
-            self, depths=cut(self.depths), widths=cut(self.widths), bot_muls=cut(self.bot_muls),
-            group_ws=cut(self.group_ws),
-        )  # fmt: skip
 
     def stage_rows(self, index: np.ndarray) -> list[tuple[tuple, ...]]:
         """Per row in index: (depths, widths, bot_muls, group_ws) as tuples of plain Python numbers."""
