@@ -80,6 +80,14 @@ def parse_number(field: str, value: Any) -> float:
     return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
+def format_count(x: float, spec: str = ".2f") -> str:
+    """1234567 -> '1.23M': the K, M, G suffixes parse_number reads; smaller ints as they are."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:{spec}}{unit}"
+    return str(x) if isinstance(x, int) else f"{x:{spec}}"
+
+
 def parse_band(field: str, text: str) -> tuple[float | None, float | None]:
     """'LO:HI' with either side empty for open, e.g. '360M:400M', ':2G', '1e6:'."""
     if ":" not in str(text):

@@ -13,7 +13,7 @@ from anynet.batch import batch_complexity
 from anynet.errors import AnynetError, SpecError
 from anynet.model import Complexity
 from anynet.spec import AnyNetSpec
-from anynet.validate import check_int
+from anynet.validate import check_int, format_count
 from sampler.builtin import get_space
 from sampler.draw import draw_candidates
 from sampler.frame import spec_row
@@ -89,17 +89,10 @@ def _check_band(name: str, band: Sequence | None) -> Band:
 
 def _describe(bands: dict[str, Band]) -> str:
     def side(x: float | None) -> str:
-        return "open" if x is None else _short(x)
+        return "open" if x is None else format_count(x, ".3g")
 
     shown = [f"{k} [{side(lo)}, {side(hi)}]" for k, (lo, hi) in bands.items() if (lo, hi) != (None, None)]
     return " and ".join(shown) or "no complexity band"
-
-
-def _short(x: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if x >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return f"{x:.3g}"
 
 
 def sample(
@@ -171,12 +164,16 @@ def sample(
 
 def _shortfall(space, n, found, draws, valid, bands, low, high) -> str:
     where = _describe(bands)
-    if not valid:
-        what = f"valid RegNets with {space.stages} stages" if space.kind == "regnet" else "met the orderings"
-        return f"0 of {draws:,} {space.name} draws {what} ({', '.join(space.non_decreasing) or 'RegNet rule'})"
-    ranged = ", ".join(
-        f"{m} {_short(low[m])}-{_short(high[m])}" for m, band in bands.items() if band != (None, None)
-    ) or ", ".join(f"{m} {_short(low[m])}-{_short(high[m])}" for m in METRICS)
+    if not valid:  # only a RegNet draw can be invalid: anynet orderings are drawn exactly, never rejected
+        return (
+            f"0 of {draws:,} {space.name} draws were valid RegNets with {space.stages} stages (the quantized rule "
+            f"skipped a stage or gave another stage count); change stages or the ranges of d, w0, wa, wm"
+        )
+
+    def span(m: str) -> str:
+        return f"{m} {format_count(low[m], '.3g')}-{format_count(high[m], '.3g')}"
+
+    ranged = ", ".join(span(m) for m, band in bands.items() if band != (None, None)) or ", ".join(map(span, METRICS))
     if not found:
         return f"0 of {draws:,} {space.name} draws fell in {where}; draws ranged {ranged}"
     return (

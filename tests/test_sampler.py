@@ -47,6 +47,12 @@ def test_infeasible_band_fails_fast_with_the_range_seen():
         sample("AnyNetX_E", 10, flops=(1e6, 2e6))
 
 
+def test_regnet_space_with_an_impossible_stage_count():
+    # d <= 28, w0 and wa <= 256, wm >= 2: the rule cannot reach 20 stages
+    with pytest.raises(SamplingError, match="^0 of 32,768 RegNetX draws were valid RegNets with 20 stages"):
+        sample(get_space("RegNetX").with_overrides({"stages": 20}), 1, max_draws=32_768)
+
+
 def test_open_bands_and_several_bands():
     result = sample("AnyNetX_B-small", 200, seed=3, flops=(None, 5e6), params=(20e3, None))
     assert all(c.flops <= 5e6 and c.params >= 20e3 for c in result.complexities)

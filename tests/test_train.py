@@ -168,6 +168,13 @@ def test_cli_train_json(capsys):
     assert out["recipe"]["images"] == 2000 and out["images"] == 1984 and out["error"] < 50
 
 
+def test_cli_train_leaves_unset_recipe_fields_to_the_recipe(capsys):
+    code = main(["train", "ResNet-20", "--dataset", "synthetic", "--images", "256", "--lr", "0.1", "--threads", "1",
+                 "--json"])  # fmt: skip
+    recipe = json.loads(capsys.readouterr().out)["recipe"]
+    assert code == 0 and recipe == {**Recipe(images=256, lr=0.1).to_dict()}
+
+
 def test_cli_train_summary_and_errors(capsys):
     assert main(["train", "ResNet-20", "--dataset", "synthetic", "--images", "512", "--threads", "1"]) == 0
     out = capsys.readouterr().out

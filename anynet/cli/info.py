@@ -13,6 +13,7 @@ from anynet.crosscheck import fvcore_complexity
 from anynet.files import FORMATS, load_spec
 from anynet.model import complexity, complexity_breakdown
 from anynet.spec import AnyNetSpec
+from anynet.validate import format_count
 from anynet.zoo import zoo_spec
 
 HELP = "show the stages and exact complexity (flops, params, acts) of a zoo model or spec file"
@@ -35,14 +36,6 @@ def resolve(model: str, overrides: dict[str, Any]) -> AnyNetSpec:
     return zoo_spec(model, **overrides)
 
 
-def human(n: int) -> str:
-    """1234567 -> '1.23M'."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f}{unit}"
-    return str(n)
-
-
 def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
     """One row per part (stem, stages, head) with its shape and its own complexity."""
     rows = []
@@ -56,7 +49,7 @@ def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
             row.update(depth=spec.depths[j], width=spec.widths[j], stride=spec.strides[j])
             if spec.bot_muls is not None:
                 row.update(bot_mul=f"{spec.bot_muls[j]:g}", group_w=spec.group_ws[j], groups=spec.groups[j])
-        row.update(output=f"{h}x{w}", flops=human(cx.flops), params=human(cx.params), acts=human(cx.acts))
+        row.update(output=f"{h}x{w}", **{k: format_count(v) for k, v in cx._asdict().items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -82,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(stage_table(spec).to_string(index=False))
     print()
-    print(
-        f"total: flops {human(total.flops)} ({total.flops:,}), params {human(total.params)} ({total.params:,}), "
-        f"acts {human(total.acts)} ({total.acts:,})"
-    )
+    print("total: " + ", ".join(f"{k} {format_count(v)} ({v:,})" for k, v in total._asdict().items()))
     if traced is not None:
         verdict = "equal" if traced == total else "DIFFERENT"
         print(f"fvcore: flops {traced.flops:,}, params {traced.params:,}, acts {traced.acts:,} ({verdict})")

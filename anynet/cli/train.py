@@ -12,6 +12,7 @@ from anynet.cli.info import resolve
 from anynet.errors import SpecError
 from anynet.validate import parse_number
 from anynet.zoo import zoo_name
+from sweeps.recipe import Recipe
 
 HELP = "train one model briefly (the paper's low-fidelity recipe) and report its test error and speed"
 
@@ -26,12 +27,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--epochs", type=float, help="training epochs, fractions allowed (default 1)")
     budget.add_argument("--images", help="training images, e.g. 100k")
     budget.add_argument("--budget", metavar="MACS", help="training multiply-adds (3 x flops per image), e.g. 2T")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05, help="learning rate at batch 128 (scaled linearly)")
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--weight-decay", type=float, default=5e-5)
-    parser.add_argument("--crop-pad", type=int, default=0, help="pad-and-random-crop augmentation (pixels)")
-    parser.add_argument("--flip", action="store_true", help="random horizontal flips")
+    # recipe flags default to None: only those given override Recipe's own defaults, named in the help
+    parser.add_argument("--batch-size", type=int, help=f"images per step (default {Recipe.batch_size})")
+    parser.add_argument("--lr", type=float, help=f"learning rate at batch 128, scaled linearly (default {Recipe.lr})")
+    parser.add_argument("--momentum", type=float, help=f"SGD momentum (default {Recipe.momentum})")
+    parser.add_argument("--weight-decay", type=float, help=f"weight decay (default {Recipe.weight_decay})")
+    parser.add_argument("--crop-pad", type=int, help="pad-and-random-crop augmentation, in pixels (default off)")
+    parser.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     parser.add_argument("--val-split", type=float, help="carve this fraction of the training set out for validation")
     parser.add_argument("--resolution", type=int, help="train at this resolution (images are resized on the device)")
     parser.add_argument("--seed", type=int, default=0)
@@ -42,16 +44,17 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sweeps.data import load_dataset
-    from sweeps.recipe import Recipe
     from sweeps.train import train
 
     if args.threads is not None and args.threads < 1:
         raise SpecError(f"--threads: must be at least 1, got {args.threads}")
-    recipe = Recipe(
-        epochs=args.epochs, images=args.images and int(parse_number("--images", args.images)),
-        budget_macs=args.budget and parse_number("--budget", args.budget), batch_size=args.batch_size, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, crop_pad=args.crop_pad, flip=args.flip,
-    )  # fmt: skip
+    given = {
+        "epochs": args.epochs, "images": args.images and int(parse_number("--images", args.images)),
+        "budget_macs": args.budget and parse_number("--budget", args.budget), "batch_size": args.batch_size,
+        "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay, "crop_pad": args.crop_pad,
+        "flip": args.flip,
+    }  # fmt: skip
+    recipe = Recipe(**{k: v for k, v in given.items() if v is not None})
     data = load_dataset(args.dataset, args.data_dir, download=args.download)
     if args.val_split is not None:
         data = data.with_val_split(args.val_split, seed=args.seed)
