@@ -1,7 +1,8 @@
 """Stems, blocks, stages and the head. Each module's static `complexity` mirrors its constructor.
 
 Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts line up with its models. A ReLU
-that follows a BatchNorm is that BatchNorm's (norm2d(w, relu=True)), so CPU training can fuse the two.
+that follows a BatchNorm is that BatchNorm's (norm2d(w, relu=True)), and a residual block's add happens inside its
+transform's last BatchNorm (before that ReLU), so CPU training can fuse all three.
 """
 
 from __future__ import annotations
@@ -85,17 +86,15 @@ class SE(nn.Module):
 
 
 class BasicTransform(nn.Module):
-    """3x3 conv (stride), BN, ReLU, 3x3 conv, BN."""
-
-    final_relu = False
+    """3x3 conv (stride), BN, ReLU, 3x3 conv, BN, [+ residual], ReLU."""
 
     def __init__(self, w_in: int, w_out: int, stride: int) -> None:
         super().__init__()
         self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
-        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=self.final_relu)
+        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.b_bn(self.b(self.a_bn(self.a(x))))
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        return self.b_bn(self.b(self.a_bn(self.a(x))), residual)
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
@@ -106,11 +105,9 @@ class BasicTransform(nn.Module):
 class VanillaBlock(BasicTransform):
     """V: [3x3 conv, BN, ReLU] x 2, no residual; the first conv carries the stride."""
 
-    final_relu = True
-
 
 class BottleneckTransform(nn.Module):
-    """1x1 conv, BN, ReLU, 3x3 grouped conv (stride), BN, ReLU, [SE], 1x1 conv, BN."""
+    """1x1 conv, BN, ReLU, 3x3 grouped conv (stride), BN, ReLU, [SE], 1x1 conv, BN, [+ residual], ReLU."""
 
     def __init__(self, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> None:
         super().__init__()
@@ -119,12 +116,12 @@ class BottleneckTransform(nn.Module):
         self.b = conv2d(w_b, w_b, 3, stride=stride, groups=w_b // group_w)
         self.b_bn = norm2d(w_b, relu=True)
         self.se = SE(w_b, int(round(w_in * se_r))) if se_r else nn.Identity()
-        self.c, self.c_bn = conv2d(w_b, w_out, 1), norm2d(w_out)
+        self.c, self.c_bn = conv2d(w_b, w_out, 1), norm2d(w_out, relu=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         x = self.a_bn(self.a(x))
         x = self.se(self.b_bn(self.b(x)))
-        return self.c_bn(self.c(x))
+        return self.c_bn(self.c(x), residual)
 
     @staticmethod
     def complexity(cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> Cx:
@@ -137,7 +134,8 @@ class BottleneckTransform(nn.Module):
 
 
 class _Residual(nn.Module):
-    """x -> ReLU(shortcut(x) + f(x)); the shortcut is a 1x1 conv + BN when width or stride changes."""
+    """x -> ReLU(shortcut(x) + f(x)), the add and ReLU done by f's last BN; the shortcut is a 1x1 conv + BN when
+    width or stride changes."""
 
     transform: type[nn.Module]
 
@@ -148,11 +146,10 @@ class _Residual(nn.Module):
         if w_in != w_out or stride != 1:
             self.proj, self.bn = conv2d(w_in, w_out, 1, stride=stride), norm2d(w_out)
         self.f = self.transform(w_in, w_out, stride, **kwargs)
-        self.af = activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.proj is None else self.bn(self.proj(x))
-        return self.af(shortcut + self.f(x))
+        return self.f(x, shortcut)
 
     @classmethod
     def complexity(cls, cx: Cx, w_in: int, w_out: int, stride: int, **kwargs: float) -> Cx:

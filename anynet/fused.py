@@ -1,7 +1,8 @@
-"""Fused BatchNorm + ReLU for training on the CPU: a small C++ kernel, compiled once per CPU type.
+"""Fused BatchNorm [+ residual add] + ReLU for training on the CPU: a small C++ kernel, compiled once per CPU type.
 
 ATen's CPU batch norm on channels_last tensors runs far below memory speed here (and its backward loses
-precision on large batches); with the ReLU folded in, this kernel makes two passes forward and two backward.
+precision on large batches); with the residual add and the ReLU folded in, this kernel makes two passes forward
+and two backward, and recomputes the ReLU mask from its input rather than keeping its output.
 It is used for float32 channels_last tensors in training mode on the CPU; everything else, and any machine
 where it cannot be compiled (no C++ compiler or ninja), uses ATen. ANYNET_FUSED=0 turns it off.
 """
@@ -50,19 +51,22 @@ def extension() -> ModuleType | None:
 
 class _BatchNormReLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float, relu: bool):
-        y, mean, var, invstd = extension().forward(x, weight, bias, eps, relu)
-        ctx.save_for_backward(x, y, mean, invstd, weight)
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, residual: torch.Tensor | None,
+                eps: float, relu: bool):  # fmt: skip
+        y, mean, var, invstd = extension().forward(x, weight, bias, residual, eps, relu)
+        # With a residual the ReLU mask needs y; without one it is recomputed from x, so y is not kept.
+        ctx.save_for_backward(x, y if residual is not None else None, mean, invstd, weight, bias)
         ctx.relu = relu
         ctx.mark_non_differentiable(mean, var)
         return y, mean, var
 
     @staticmethod
     def backward(ctx, dy: torch.Tensor, _dmean: torch.Tensor, _dvar: torch.Tensor):
-        x, y, mean, invstd, weight = ctx.saved_tensors
+        x, y, mean, invstd, weight, bias = ctx.saved_tensors
         dy = dy.contiguous(memory_format=torch.channels_last)
-        dx, dweight, dbias = extension().backward(dy, x, y, mean, invstd, weight, ctx.relu)
-        return dx, dweight, dbias, None, None
+        grads = extension().backward(dy, x, y, mean, invstd, weight, bias, ctx.relu)
+        dresidual = grads[3] if y is not None else None
+        return grads[0], grads[1], grads[2], dresidual, None, None
 
 
 def can_fuse(bn: nn.BatchNorm2d, x: torch.Tensor) -> bool:
@@ -74,9 +78,11 @@ def can_fuse(bn: nn.BatchNorm2d, x: torch.Tensor) -> bool:
     )  # fmt: skip
 
 
-def batch_norm_relu(bn: nn.BatchNorm2d, x: torch.Tensor, relu: bool) -> torch.Tensor:
-    """bn(x) (then ReLU) in training mode, updating bn's running statistics as nn.BatchNorm2d does."""
-    y, mean, var = _BatchNormReLU.apply(x, bn.weight, bn.bias, bn.eps, relu)
+def batch_norm_relu(bn: nn.BatchNorm2d, x: torch.Tensor, residual: torch.Tensor | None, relu: bool) -> torch.Tensor:
+    """bn(x) [+ residual] [then ReLU] in training mode, updating bn's running statistics as nn.BatchNorm2d does."""
+    if residual is not None:
+        residual = residual.contiguous(memory_format=torch.channels_last)
+    y, mean, var = _BatchNormReLU.apply(x, bn.weight, bn.bias, residual, bn.eps, relu)
     m = x.numel() // x.shape[1]
     with torch.no_grad():
         bn.num_batches_tracked.add_(1)

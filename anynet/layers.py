@@ -50,21 +50,25 @@ def conv2d_cx(cx: Cx, w_in: int, w_out: int, k: int, *, stride: int = 1, groups:
 
 
 class BatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm, optionally followed by ReLU; in CPU training both run as one fused kernel (anynet.fused)."""
+    """BatchNorm, then an optional residual add, then ReLU if relu=True; in CPU training all three run as one
+    fused kernel (anynet.fused)."""
 
     def __init__(self, w_in: int, relu: bool = False) -> None:
         super().__init__(w_in, eps=1e-5, momentum=0.1)
         self.relu = relu
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if fused.can_fuse(self, x):
-            return fused.batch_norm_relu(self, x, self.relu)
+            return fused.batch_norm_relu(self, x, residual, self.relu)
         y = super().forward(x)
+        if residual is not None:
+            y = y.add_(residual)
         return torch.relu_(y) if self.relu else y
 
 
 def norm2d(w_in: int, relu: bool = False) -> BatchNorm2d:
-    """BatchNorm (pycls: eps 1e-5, momentum 0.1), with the ReLU that follows it when relu=True."""
+    """BatchNorm (pycls: eps 1e-5, momentum 0.1), with the ReLU that follows it (after any residual add) when
+    relu=True."""
     return BatchNorm2d(w_in, relu)
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from anynet.errors import AnynetError
 from anynet.model import AnyNet, complexity
 from anynet.spec import AnyNetSpec
+from sweeps.allocator import retain_freed_memory
 from sweeps.batches import BatchMaker, train_batches
 from sweeps.data import Dataset
 from sweeps.recipe import Recipe
@@ -137,6 +138,8 @@ def train(
     on_gpu = dev.type == "cuda"
     if on_gpu:
         torch.backends.cudnn.benchmark = True
+    else:
+        retain_freed_memory()
     data = data.to(dev)
     torch.manual_seed(seed)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

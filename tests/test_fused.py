@@ -1,4 +1,4 @@
-"""The fused CPU BatchNorm+ReLU kernel against float64 references, ATen's path, and where it must not be used."""
+"""The fused CPU BatchNorm[+residual]+ReLU kernel against float64 references, ATen's path, and where it must not be used."""
 
 import pytest
 import torch
@@ -9,33 +9,39 @@ from anynet.layers import BatchNorm2d
 pytestmark = pytest.mark.skipif(fused.extension() is None, reason="the fused kernel could not be compiled here")
 
 
-def reference(x: torch.Tensor, bn: BatchNorm2d, g: torch.Tensor, relu: bool):
-    """Output, input/weight/bias gradients and running statistics in float64 with ATen's BatchNorm."""
+def reference(x: torch.Tensor, s: torch.Tensor | None, bn: BatchNorm2d, g: torch.Tensor, relu: bool):
+    """Output, input/residual/weight/bias gradients and running statistics in float64 with ATen's BatchNorm."""
     ref = torch.nn.BatchNorm2d(x.shape[1]).double()
     ref.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in bn.state_dict().items()})
     x64 = x.detach().double().requires_grad_()
-    y = ref(x64)
+    s64 = s.detach().double().requires_grad_() if s is not None else None
+    y = ref(x64) if s is None else ref(x64) + s64
     y = torch.relu(y) if relu else y
     y.backward(g.double())
-    return y, x64.grad, ref.weight.grad, ref.bias.grad, ref.running_mean, ref.running_var
+    ds = s64.grad if s is not None else None
+    return y, x64.grad, ds, ref.weight.grad, ref.bias.grad, ref.running_mean, ref.running_var
 
 
 @pytest.mark.parametrize("shape", [(64, 32, 28, 28), (32, 64, 7, 7), (8, 3, 5, 5), (16, 24, 1, 1), (2, 1, 3, 3)])
 @pytest.mark.parametrize("relu", [True, False])
-def test_matches_float64(shape, relu):
+@pytest.mark.parametrize("residual", [True, False])
+def test_matches_float64(shape, relu, residual):
     torch.manual_seed(0)
     x = (torch.randn(*shape) * 3 + 1.5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    s = torch.randn(*shape).contiguous(memory_format=torch.channels_last).requires_grad_() if residual else None
     bn = BatchNorm2d(shape[1], relu=relu)
     with torch.no_grad():
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
     g = torch.randn(*shape).contiguous(memory_format=torch.channels_last)
     assert fused.can_fuse(bn, x)
-    expected = reference(x, bn, g, relu)
-    y = bn(x)
+    expected = reference(x, s, bn, g, relu)
+    y = bn(x, s)
     y.backward(g)
-    got = (y, x.grad, bn.weight.grad, bn.bias.grad, bn.running_mean, bn.running_var)
-    for name, a, b in zip(("y", "dx", "dweight", "dbias", "running_mean", "running_var"), got, expected):
+    got = (y, x.grad, s.grad if residual else None, bn.weight.grad, bn.bias.grad, bn.running_mean, bn.running_var)
+    for name, a, b in zip(("y", "dx", "dresidual", "dweight", "dbias", "running_mean", "running_var"), got, expected):
+        if b is None:
+            continue
         scale = max(b.abs().max().item(), 1.0)
         assert (a.double() - b).abs().max().item() / scale < 2e-5, name
     assert y.is_contiguous(memory_format=torch.channels_last) and bn.num_batches_tracked.item() == 1
