@@ -1,8 +1,10 @@
-"""Reading and writing specs as YAML or JSON files."""
+"""Reading and writing specs as YAML or JSON files; writing JSON-lines files atomically."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -53,3 +55,24 @@ def save_spec(spec: AnyNetSpec, path: str | Path) -> None:
     if fmt is None:
         raise SpecError(f"{path}: extension must be one of {', '.join(FORMATS)}")
     path.write_text(spec_to_text(spec, fmt))
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Replace a file atomically: write a temporary file in the same folder, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(rows: list[dict], path: str | Path) -> None:
+    """One JSON object per line, written atomically."""
+    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))

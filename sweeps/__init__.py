@@ -1,9 +1,23 @@
-"""Datasets, brief training, and (next) sweeps on Ray Tune."""
+"""Datasets, brief training, and sweeps on Ray Tune.
 
-from sweeps.data import DataError, Dataset, load_dataset, synthetic
-from sweeps.recipe import Recipe, RecipeError
-from sweeps.train import TrainError, TrainResult, train
+The names below load their modules on first use, so a process that needs one light module (Ray's dispatcher
+actor imports sweeps.dispatch) does not pay for torch and Ray Tune."""
 
-__all__ = [
-    "DataError", "Dataset", "Recipe", "RecipeError", "TrainError", "TrainResult", "load_dataset", "synthetic", "train",
-]  # fmt: skip
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "DataError": "sweeps.data", "Dataset": "sweeps.data", "load_dataset": "sweeps.data", "synthetic": "sweeps.data",
+    "Recipe": "sweeps.recipe", "RecipeError": "sweeps.recipe",
+    "TrainError": "sweeps.trainer", "TrainResult": "sweeps.trainer", "train": "sweeps.trainer",
+    "SweepConfig": "sweeps.config", "SweepError": "sweeps.config", "load_sweep": "sweeps.config",
+    "SweepStatus": "sweeps.sweep", "run_sweep": "sweeps.sweep", "sweep_status": "sweeps.sweep",
+    "load_results": "sweeps.store",
+}  # fmt: skip
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sweeps' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

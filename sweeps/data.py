@@ -3,6 +3,11 @@
 Search order for dataset NAME: an explicit data_dir (the files in it, or in data_dir/NAME); $ANYNET_DATA/NAME;
 /usr/share/datasets/NAME (Debian's dataset-fashion-mnist installs there); ~/.cache/anynet/NAME. With
 download=True, missing files are fetched from the dataset's canonical URL into the cache.
+
+ImageNet has no canonical single-file release: prepare it once as four numpy files, train_x.npy and test_x.npy
+(uint8, [N, 3, H, W], at the resolution you will train at or above; the ILSVRC validation set serves as the
+test set) and train_y.npy, test_y.npy (integer labels 0..999). They are loaded whole onto the training device,
+so size them for its memory (64 px: 16 GB; 224 px: 193 GB).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import torch
 
 from anynet.errors import AnynetError
 
-NAMES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic")
+NAMES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagenet", "synthetic")
+NPY = {"imagenet": 1000}  # name -> classes, for datasets stored as {train,test}_{x,y}.npy
 IDX_FILES = {  # role -> standard file name
     "train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
     "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte",
@@ -95,6 +101,11 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
     for d in dirs:
         if _present(name, d):
             return _read(name, d)
+    if name in NPY:
+        raise DataError(
+            f"{name}: no data found; searched {', '.join(str(d) for d in dirs)} for train_x.npy, train_y.npy, "
+            f"test_x.npy, test_y.npy (see sweeps/data.py for the layout); point --data-dir at them"
+        )
     if download:
         return _read(name, _download(name, dirs[-1]))
     hint = "apt-get install dataset-fashion-mnist, " if name == "fashion-mnist" else ""
@@ -129,13 +140,17 @@ def _cifar_source(name: str, d: Path) -> Path | None:
 
 
 def _present(name: str, d: Path) -> bool:
+    if name in NPY:
+        return all((d / f"{role}.npy").is_file() for role in IDX_FILES)
     if name in CIFAR:
         return _cifar_source(name, d) is not None
     return all(_idx_path(d, stem) for stem in IDX_FILES.values())
 
 
 def _read(name: str, d: Path) -> Dataset:
-    if name in CIFAR:
+    if name in NPY:
+        arrays, classes = _read_npy(d), NPY[name]
+    elif name in CIFAR:
         arrays, classes = _read_cifar(name, _cifar_source(name, d)), CIFAR[name][4]
     else:
         arrays, classes = {role: read_idx(_idx_path(d, stem)) for role, stem in IDX_FILES.items()}, 10
@@ -182,6 +197,23 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) != expected:
         raise DataError(f"{path}: idx header says {shape} ({expected} bytes) but the file has {len(raw)} bytes")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_npy(d: Path) -> dict[str, np.ndarray]:
+    """{train,test}_{x,y}.npy: uint8 [N, C, H, W] images and integer labels."""
+    arrays = {}
+    for role in IDX_FILES:
+        path = d / f"{role}.npy"
+        try:
+            a = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a readable .npy file ({e})") from None
+        if role.endswith("_x") and (a.dtype != np.uint8 or a.ndim != 4):
+            raise DataError(f"{path}: images must be uint8 [N, C, H, W], got {a.dtype} with shape {a.shape}")
+        if role.endswith("_y") and (a.ndim != 1 or not np.issubdtype(a.dtype, np.integer)):
+            raise DataError(f"{path}: labels must be a 1-D integer array, got {a.dtype} with shape {a.shape}")
+        arrays[role] = a
+    return arrays
 
 
 def _read_cifar(name: str, source: Path) -> dict[str, np.ndarray]:

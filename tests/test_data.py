@@ -144,8 +144,8 @@ def test_cifar100_uses_fine_labels_and_damage_is_named(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DataError, match="dataset: 'imagenet' is not one of fashion-mnist, mnist, cifar10"):
-        load_dataset("imagenet")
+    with pytest.raises(DataError, match="dataset: 'svhn' is not one of fashion-mnist, mnist, cifar10"):
+        load_dataset("svhn")
 
 
 def test_read_idx_rejects_short_files(tmp_path):
@@ -170,3 +170,19 @@ def test_real_fashion_mnist():
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     assert data.mean[0] == pytest.approx(0.2860, abs=1e-3) and data.std[0] == pytest.approx(0.3530, abs=1e-3)
     assert torch.bincount(data.train_y).tolist() == [6000] * 10
+
+
+def test_imagenet_from_npy_files(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 4)):
+        np.save(tmp_path / f"{split}_x.npy", rng.integers(0, 256, (n, 3, 8, 8), dtype=np.uint8))
+        np.save(tmp_path / f"{split}_y.npy", rng.integers(0, 1000, n))
+    data = load_dataset("imagenet", tmp_path)
+    assert data.train_x.shape == (12, 3, 8, 8) and data.num_classes == 1000 and data.test_y.dtype == torch.int64
+    np.save(tmp_path / "test_x.npy", np.zeros((4, 8, 8), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"test_x.npy: images must be uint8 \[N, C, H, W\]"):
+        load_dataset("imagenet", tmp_path)
+    with pytest.raises(DataError, match="imagenet: no data found.*train_x.npy"):
+        load_dataset("imagenet", tmp_path / "empty")

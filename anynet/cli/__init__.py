@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from anynet.cli import info, sample, train
+from anynet.cli import info, sample, sweep, train
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info, "sample": sample, "train": train}
+SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep}
 
 
 def build_parser() -> argparse.ArgumentParser:

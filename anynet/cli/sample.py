@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 import textwrap
 from pathlib import Path
 
 import yaml
 
 from anynet.errors import SpecError
+from anynet.files import write_jsonl
 from anynet.validate import parse_band, parse_number
 
 HELP = "draw distinct specs from a design space inside complexity bands (one JSON spec per line)"
@@ -48,21 +46,6 @@ def overrides(args: argparse.Namespace) -> dict:
             raise SpecError(f"--set: {item!r} must be KEY=VALUE, e.g. params.d.high=8")
         out[key.strip()] = yaml.safe_load(value)
     return out
-
-
-def write_jsonl(rows: list[dict], path: Path) -> None:
-    """Write atomically: a temporary file in the same folder, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(json.dumps(row) + "\n" for row in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(args: argparse.Namespace) -> int:

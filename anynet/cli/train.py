@@ -20,7 +20,7 @@ HELP = "train one model briefly (the paper's low-fidelity recipe) and report its
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="SPEC_OR_NAME", help="zoo name (e.g. ResNet-20) or a .yaml/.json spec")
     parser.add_argument("--dataset", default="fashion-mnist",
-                        help="fashion-mnist (default), mnist, cifar10, cifar100 or synthetic")  # fmt: skip
+                        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet (npy files) or synthetic")  # fmt: skip
     parser.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
     parser.add_argument("--download", action="store_true", help="fetch missing files from the dataset's URL")
     budget = parser.add_mutually_exclusive_group()
@@ -44,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sweeps.data import load_dataset
-    from sweeps.train import train
+    from sweeps.trainer import train
 
     if args.threads is not None and args.threads < 1:
         raise SpecError(f"--threads: must be at least 1, got {args.threads}")

@@ -1,0 +1,232 @@
+"""The sweep file: one design space, n sampled models, one recipe, one dataset, and how to run the trials.
+
+A sweep file is YAML with these fields (only name, space and n are required):
+
+    name: fmnist-anynetx-a          # also the default output folder, runs/<name>
+    out_dir: runs/fmnist-anynetx-a  # where the plan, the results and Ray's files go
+    space: AnyNetX_A-small          # a built-in space or a space YAML file (relative to the sweep file)
+    overrides: {params.d.high: 4}   # dotted overrides of the space's fields
+    n: 32                           # models to sample and train
+    seed: 0
+    flops: 2M:8M                    # complexity bands, LO:HI (either side may be empty) or [lo, hi]
+    params: null
+    acts: null
+    dataset: fashion-mnist
+    data_dir: null
+    val_split: null                 # e.g. 0.1: select on a validation split carved from the training set
+    recipe: {images: 30000}         # the brief-training recipe (sweeps.recipe.Recipe's fields)
+    resources: {cpus: 1, gpus: 0}   # per trial; gpus may be a fraction such as 0.25
+    max_concurrent: null            # at most this many trials at once (default: as many as the resources allow)
+    retries: 1                      # a model that fails or diverges is trained again up to this many times
+    address: null                   # null: start a local Ray; auto, HOST:PORT or ray://HOST:PORT: join that cluster
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anynet.errors import AnynetError, SpecError
+from anynet.validate import check_int, parse_band, parse_number
+from sampler import DesignSpace, get_space
+from sweeps.data import NAMES as DATASETS
+from sweeps.recipe import Recipe, RecipeError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+BANDS = ("flops", "params", "acts")
+# The fields that decide which models a sweep trains and how: a sweep folder keeps them, and running it again
+# with any of them changed would mix two experiments. n may grow; everything else is about where and how to run.
+IDENTITY = ("space", "seed", "flops", "params", "acts", "dataset", "val_split", "recipe")
+
+
+class SweepError(AnynetError):
+    """A sweep file or sweep folder that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one trial gets: CPUs (its torch threads) and GPUs (a fraction shares a GPU)."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    @property
+    def threads(self) -> int:
+        return max(1, math.floor(self.cpus))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep file; `space` is the resolved design space (overrides applied)."""
+
+    name: str
+    space: DesignSpace
+    n: int
+    out_dir: Path
+    seed: int = 0
+    flops: tuple[float | None, float | None] | None = None
+    params: tuple[float | None, float | None] | None = None
+    acts: tuple[float | None, float | None] | None = None
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    val_split: float | None = None
+    recipe: Recipe = field(default_factory=Recipe)
+    resources: Resources = field(default_factory=Resources)
+    max_concurrent: int | None = None
+    retries: int = 1
+    address: str | None = None
+
+    @property
+    def bands(self) -> dict[str, tuple[float | None, float | None]]:
+        return {m: getattr(self, m) for m in BANDS if getattr(self, m) is not None}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a sweep folder is bound to, as plain data."""
+        data = self.to_dict()
+        return {k: data[k] for k in IDENTITY}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML data (lists, not tuples); the space by its resolved contents."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(space=self.space.to_dict(), out_dir=str(self.out_dir), recipe=self.recipe.to_dict(),
+                    resources=asdict(self.resources))  # fmt: skip
+        return json.loads(json.dumps(data))
+
+    def with_n(self, n: int) -> SweepConfig:
+        return replace(self, n=check_int("n", n, minimum=1))
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'field: old -> new' for each identity field that differs (the space by its changed keys)."""
+    out = []
+    for key in IDENTITY:
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            out.extend(f"{key}.{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in changed)
+        else:
+            out.append(f"{key}: {a!r} -> {b!r}")
+    return out
+
+
+def config_names() -> list[str]:
+    """The ready-made sweep files shipped in sweeps/configs."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def load_sweep(name_or_path: str | Path) -> SweepConfig:
+    """Read and validate a sweep file (a path, or the name of a ready-made one)."""
+    path = Path(name_or_path)
+    if not path.is_file() and str(name_or_path) in config_names():
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise SweepError(f"{path}: cannot read sweep file ({e.strerror}); ready-made: {', '.join(config_names())}") from None
+    except yaml.YAMLError as e:
+        raise SweepError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    try:
+        return sweep_from_dict(data, base=path.parent)
+    except SweepError as e:
+        raise SweepError(f"{path}: {e}") from None
+
+
+def sweep_from_dict(data: Any, base: Path = Path(".")) -> SweepConfig:
+    """Validate a sweep file's contents; a space file is looked up relative to `base` (the sweep file's folder)."""
+    try:
+        return _from_dict(data, base)
+    except SpecError as e:  # the shared field checks (counts, bands, spaces) raise SpecErrors
+        raise SweepError(str(e)) from None
+
+
+def _from_dict(data: Any, base: Path) -> SweepConfig:
+    if not isinstance(data, dict):
+        raise SweepError(f"must be a mapping of fields, got {type(data).__name__}")
+    allowed = [f.name for f in fields(SweepConfig)] + ["overrides"]
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise SweepError(f"{unknown[0]}: unknown field; allowed fields: {', '.join(allowed)}")
+    for key in ("name", "space", "n"):
+        if data.get(key) is None:
+            raise SweepError(f"{key}: required")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip() or "/" in name:
+        raise SweepError(f"name: must be a non-empty string without '/', got {name!r}")
+    space = _space(data["space"], data.get("overrides") or {}, base)
+    dataset = data.get("dataset", "fashion-mnist")
+    if dataset not in DATASETS:
+        raise SweepError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
+    val_split = data.get("val_split")
+    if val_split is not None and not (isinstance(val_split, (int, float)) and 0 < val_split < 1):
+        raise SweepError(f"val_split: must be a number between 0 and 1 (exclusive) or null, got {val_split!r}")
+    recipe = data.get("recipe") or {}
+    if not isinstance(recipe, dict):
+        raise SweepError(f"recipe: must be a mapping of recipe fields, got {recipe!r}")
+    try:
+        recipe = Recipe.from_dict(recipe)
+    except RecipeError as e:
+        message = str(e)
+        raise SweepError(message if message.startswith("recipe.") else f"recipe.{message}") from None
+    address = data.get("address")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise SweepError(f"address: must be auto, HOST:PORT or ray://HOST:PORT (or null for a local Ray), got {address!r}")
+    max_concurrent = data.get("max_concurrent")
+    return SweepConfig(
+        name=name, space=space, n=check_int("n", _count("n", data["n"]), minimum=1),
+        out_dir=Path(data.get("out_dir") or Path("runs") / name), seed=check_int("seed", data.get("seed", 0), minimum=0),
+        **{m: _band(m, data.get(m)) for m in BANDS}, dataset=dataset,
+        data_dir=str(data["data_dir"]) if data.get("data_dir") else None,
+        val_split=float(val_split) if val_split is not None else None, recipe=recipe,
+        resources=_resources(data.get("resources") or {}),
+        max_concurrent=None if max_concurrent is None else check_int("max_concurrent", max_concurrent, minimum=1),
+        retries=check_int("retries", data.get("retries", 1), minimum=0), address=address,
+    )  # fmt: skip
+
+
+def _count(field_name: str, value: Any) -> Any:
+    """n written as 100, 1e3 or 1k."""
+    return int(parse_number(field_name, value)) if isinstance(value, str) else value
+
+
+def _space(value: Any, overrides: Any, base: Path) -> DesignSpace:
+    if not isinstance(value, str):
+        raise SweepError(f"space: must be a built-in space name or a space YAML file, got {value!r}")
+    local = base / value
+    space = get_space(str(local) if local.is_file() else value)
+    if not isinstance(overrides, dict):
+        raise SweepError(f"overrides: must be a mapping of dotted space fields to values, got {overrides!r}")
+    return space.with_overrides(overrides) if overrides else space
+
+
+def _band(name: str, value: Any) -> tuple[float | None, float | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_band(name, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return tuple(None if v is None else parse_number(name, v) for v in value)
+    raise SweepError(f"{name}: must be LO:HI (e.g. 360M:400M) or [lo, hi], either side empty/null for open, got {value!r}")
+
+
+def _resources(value: Any) -> Resources:
+    if not isinstance(value, dict):
+        raise SweepError(f"resources: must be a mapping with cpus and gpus, got {value!r}")
+    unknown = [k for k in value if k not in ("cpus", "gpus")]
+    if unknown:
+        raise SweepError(f"resources.{unknown[0]}: unknown field; allowed fields: cpus, gpus")
+    out = {}
+    for key, low in (("cpus", 1.0), ("gpus", 0.0)):
+        v = value.get(key, low)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < low:
+            raise SweepError(f"resources.{key}: must be a number >= {low:g}, got {v!r}")
+        out[key] = float(v)
+    if out["gpus"] > 1 and not out["gpus"].is_integer():
+        raise SweepError(f"resources.gpus: a fraction must be below 1 (e.g. 0.25), or a whole number, got {out['gpus']!r}")
+    return Resources(**out)

@@ -1,0 +1,78 @@
+"""A sweep's plan: the n models it trains (sampled, seeded, so a larger n keeps the smaller plan as its prefix),
+and what training them costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anynet.spec import AnyNetSpec
+from sampler import sample
+from sweeps.config import SweepConfig, SweepError, differences
+from sweeps.data import Dataset
+from sweeps.recipe import Recipe
+from sweeps.store import SweepFolder
+
+
+def sample_plan(config: SweepConfig) -> list[dict[str, Any]]:
+    """One row per model: id, space, spec (as a dict) and complexity."""
+    drawn = sample(config.space, config.n, config.seed, **config.bands)
+    return [{"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict()}
+            for i, (s, c) in enumerate(zip(drawn.specs, drawn.complexities))]  # fmt: skip
+
+
+def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list[dict[str, Any]]]:
+    """Open (or start) the sweep's folder for this config: refuse a changed sweep, keep a grown one's old models.
+
+    Returns the config to run (its n never below the folder's) and the plan, written to the folder first."""
+    old_plan: list[dict[str, Any]] = []
+    if folder.exists():
+        settings = folder.settings()
+        changed = differences(settings.get("identity", {}), config.identity())
+        if changed:
+            raise SweepError(
+                f"{folder.path} holds a different sweep; changed: {'; '.join(changed)}. Only n may grow: use "
+                f"another out_dir (or name) for a new sweep"
+            )
+        old_plan = folder.plan()
+        if config.n < len(old_plan):
+            config = config.with_n(len(old_plan))
+    plan = sample_plan(config)
+    for old, new in zip(old_plan, plan):
+        if old["spec"] != new["spec"]:
+            raise SweepError(
+                f"{folder.path}: sampling no longer reproduces model {old['id']} of the plan (was the sampler or "
+                f"the space changed?); the sweep cannot grow consistently"
+            )
+    folder.write_settings({"name": config.name, "n": config.n, "identity": config.identity(), "config": config.to_dict()})
+    folder.write_plan(plan)
+    return config, plan
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Training cost of a plan: images and multiply-adds per model, in plan order."""
+
+    images: list[int]
+    macs: list[float]
+
+    @property
+    def total_macs(self) -> float:
+        return sum(self.macs)
+
+
+def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int) -> Cost:
+    """Images each model trains on (whole batches) and its training multiply-adds (3 x flops per image)."""
+    images = [recipe.steps(n_train, row["flops"]) * recipe.batch_size for row in plan]
+    return Cost(images, [3.0 * row["flops"] * i for row, i in zip(plan, images)])
+
+
+def measure_rate(plan: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: int, steps: int = 12) -> float:
+    """Training multiply-adds per second of one trial, measured on the plan's median-flops model."""
+    from sweeps.trainer import train
+
+    row = sorted(plan, key=lambda r: r["flops"])[len(plan) // 2]
+    spec = AnyNetSpec.from_dict(row["spec"])
+    probe = Recipe(**{**recipe.to_dict(), "epochs": None, "images": steps * recipe.batch_size, "budget_macs": None})
+    result = train(spec, data, probe, threads=threads)
+    return 3.0 * row["flops"] * result.images_per_s

@@ -1,0 +1,205 @@
+"""Running a sweep on Ray Tune: long-lived workers take model ids from a dispatcher; the driver records each model.
+
+A Tune trial per model would pay Ray's per-trial cost (a worker process, imports, the dataset fetched again: ~5 s
+each on a 2-core machine) once per model. Instead each Tune trial is a worker holding one resource grant; it
+fetches the dataset once (from Ray's object store) and trains model after model, reporting each record as a Tune
+result. The driver's callback appends the record to results.jsonl durably when it arrives. Tune stays the engine,
+so the same code runs on a local Ray or an existing cluster, places workers by their CPU/GPU grants, and
+restarts a worker whose process died; the model it held goes back to the queue, charged one attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+# Records go to our store and progress to our bar: Tune's result loggers and status tables stay off.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+from anynet.spec import AnyNetSpec
+from sweeps.config import SweepConfig, SweepError
+from sweeps.data import Dataset
+from sweeps.dispatch import Dispatcher
+from sweeps.progress import Progress
+from sweeps.store import SweepFolder
+
+WAIT_S = 0.2  # a worker with nothing to take waits this long before asking again (others may still fail)
+FAULT_ENV = "ANYNET_FAIL_MODELS"  # testing aid: comma-separated model ids whose every attempt raises
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def model_seed(sweep_seed: int, model_id: int, attempt: int) -> int:
+    """The training seed of one attempt: distinct per model and per attempt, fixed by the sweep's seed."""
+    return int(np.random.SeedSequence([sweep_seed, model_id, attempt]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs: the plan, the recipe and how to run (shipped once through the object store)."""
+
+    plan: list[dict[str, Any]]
+    recipe: Any
+    sweep_seed: int
+    attempts: int
+    device: str
+    threads: int
+    dispatcher: str
+    namespace: str
+
+
+def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset, on_attempt) -> dict[str, Any]:
+    """Train one planned model, retrying a failure or divergence; return its record."""
+    from sweeps.trainer import train
+
+    fail = {int(i) for i in os.environ.get(FAULT_ENV, "").split(",") if i.strip()}
+    spec = AnyNetSpec.from_dict(row["spec"])
+    started, started_at = time.perf_counter(), now()
+    failures: list[str] = []
+    result: dict[str, Any] | None = None
+    status, message, seed, attempt = "failed", "", 0, first_attempt
+    for attempt in range(first_attempt, job.attempts + 1):
+        on_attempt(attempt)
+        seed = model_seed(job.sweep_seed, row["id"], attempt)
+        try:
+            if row["id"] in fail:
+                raise RuntimeError(f"injected failure ({FAULT_ENV})")
+            outcome = train(spec, data, job.recipe, device=job.device, seed=seed, threads=job.threads)
+        except Exception as e:  # any failure of one model is that model's record, never the sweep's end
+            message = f"{type(e).__name__}: {e}".splitlines()[0]
+            failures.append(message)
+            traceback.clear_frames(e.__traceback__)
+            continue
+        result = outcome.to_dict()
+        if outcome.status == "ok":
+            status, message = "ok", ""
+            break
+        message = f"{outcome.status}: {outcome.message}"
+        failures.append(message)
+    return {
+        **planned(row), "status": status, "message": message, "attempts": attempt, "failures": failures,
+        "seed": seed, "result": result, "wall_s": round(time.perf_counter() - started, 3),
+        "node": socket.gethostname(), "started_at": started_at, "finished_at": now(),
+    }  # fmt: skip
+
+
+def planned(row: dict[str, Any]) -> dict[str, Any]:
+    """The plan's part of a record: id, spec and complexity."""
+    return {k: row[k] for k in ("id", "spec", "flops", "params", "acts")}
+
+
+def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
+    """One Tune trial: take models from the dispatcher until none are left, reporting each record."""
+    me = tune.get_context().get_trial_id()
+    dispatcher = ray.get_actor(job.dispatcher, namespace=job.namespace)
+    plan = {row["id"]: row for row in job.plan}
+    while True:
+        item = ray.get(dispatcher.take.remote(me))
+        if item is None:
+            return
+        if item == "wait":
+            time.sleep(WAIT_S)
+            continue
+        model_id, first = item
+        record = train_model(plan[model_id], first, job, data,
+                             lambda a, i=model_id: ray.get(dispatcher.attempt.remote(me, i, a)))  # fmt: skip
+        tune.report({"record": {**record, "worker": me}})
+
+
+def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, Any]], pending: list[int],
+               data: Dataset, address: str | None, progress: bool) -> None:  # fmt: skip
+    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends."""
+    own_ray = not ray.is_initialized()
+    if own_ray:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
+                 logging_level="ERROR")  # fmt: skip
+    try:
+        namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
+        name = f"dispatcher-{config.name}"
+        dispatcher = ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(
+            pending, config.retries + 1
+        )
+        workers = _worker_count(config, len(pending), ray.cluster_resources())
+        job = Job(plan=plan, recipe=config.recipe, sweep_seed=config.seed, attempts=config.retries + 1,
+                  device="cuda" if config.resources.gpus else "cpu", threads=config.resources.threads,
+                  dispatcher=name, namespace=namespace)  # fmt: skip
+        bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress)
+        recorder = Recorder(folder, plan, dispatcher, bar)
+        trainable = tune.with_resources(tune.with_parameters(worker, job=job, data=data),
+                                        {"cpu": config.resources.cpus, "gpu": config.resources.gpus})  # fmt: skip
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"worker": tune.grid_search(list(range(workers)))},
+            tune_config=tune.TuneConfig(max_concurrent_trials=workers),
+            run_config=tune.RunConfig(
+                name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}", storage_path=str((folder.path / "ray").resolve()),
+                callbacks=[recorder], verbose=0, failure_config=tune.FailureConfig(max_failures=config.retries + 2),
+            ),
+        )  # fmt: skip
+        tuner.fit()
+        bar.close()
+    finally:
+        if own_ray:
+            ray.shutdown()
+
+
+def _worker_count(config: SweepConfig, pending: int, cluster: dict[str, float]) -> int:
+    """As many workers as the cluster's CPUs (and GPUs) hold grants for, capped by max_concurrent and the work."""
+    fits = int(cluster.get("CPU", 1) // config.resources.cpus)
+    if config.resources.gpus:
+        fits = min(fits, int(cluster.get("GPU", 0) // config.resources.gpus))
+    if fits < 1:
+        gpus = f" and {config.resources.gpus:g} GPU" if config.resources.gpus else ""
+        have = f"{cluster.get('CPU', 0):g} CPU and {cluster.get('GPU', 0):g} GPU"
+        raise SweepError(f"resources: a trial needs {config.resources.cpus:g} CPU{gpus}; the Ray cluster has {have}")
+    return max(1, min(pending, fits, config.max_concurrent or fits))
+
+
+class Recorder(tune.Callback):
+    """The driver's Tune callback: appends each arriving record, and charges a dead worker's model an attempt."""
+
+    def __init__(self, folder: SweepFolder, plan: list[dict[str, Any]], dispatcher: Any, bar: Progress) -> None:
+        self.folder, self.dispatcher, self.bar = folder, dispatcher, bar
+        self.plan = {row["id"]: row for row in plan}
+        self.final = folder.final_ids()
+
+    def record(self, record: dict[str, Any]) -> None:
+        if record["id"] in self.final:
+            return  # already recorded (a result can arrive twice only if a worker died right after reporting)
+        self.folder.append(record)
+        self.final.add(record["id"])
+        self.bar.update(record)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        record = result.get("record")
+        if record is not None:
+            self.record(record)
+            self.dispatcher.finish.remote(trial.trial_id, record["id"])
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._lost(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._lost(trial)
+
+    def _lost(self, trial: Any) -> None:
+        item = ray.get(self.dispatcher.lost.remote(trial.trial_id))
+        if item is None:
+            return
+        model_id, attempt = item
+        lines = str(trial.get_error() or "").strip().splitlines()
+        message = f"worker died: {lines[-1] if lines else 'its process ended'}"
+        self.record({**planned(self.plan[model_id]), "status": "failed", "message": message, "attempts": attempt,
+                     "failures": [message], "result": None, "finished_at": now()})  # fmt: skip

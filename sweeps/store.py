@@ -1,0 +1,121 @@
+"""A sweep folder: its settings, its plan of models, and its results, each record durable the moment it is written.
+
+    sweep.yaml      the sweep's settings (rewritten atomically when n grows)
+    plan.jsonl      one line per planned model: id, spec, complexity (rewritten atomically when n grows)
+    results.jsonl   one line per finished model, appended, flushed and fsynced as each one ends
+    ray/            Ray Tune's own files, one folder per run
+
+A crash can leave at most a torn last line in results.jsonl; reading skips it (the model then runs again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from anynet.files import write_jsonl, write_text_atomic
+from anynet.model import Complexity
+from anynet.spec import AnyNetSpec
+from sampler.frame import spec_row
+from sweeps.config import SweepError
+
+SETTINGS, PLAN, RESULTS = "sweep.yaml", "plan.jsonl", "results.jsonl"
+FINAL = ("ok", "failed")  # a model with a record in one of these states is never trained again
+
+
+class SweepFolder:
+    """Reads and writes one sweep's folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return (self.path / SETTINGS).is_file()
+
+    def settings(self) -> dict[str, Any]:
+        try:
+            return yaml.safe_load((self.path / SETTINGS).read_text())
+        except OSError as e:
+            raise SweepError(f"{self.path}: not a sweep folder (no readable {SETTINGS}: {e.strerror})") from None
+
+    def write_settings(self, settings: dict[str, Any]) -> None:
+        write_text_atomic(self.path / SETTINGS, yaml.safe_dump(settings, sort_keys=False))
+
+    def plan(self) -> list[dict[str, Any]]:
+        """The planned models in id order (empty before the first run)."""
+        return list(_read_jsonl(self.path / PLAN))
+
+    def write_plan(self, rows: list[dict[str, Any]]) -> None:
+        write_jsonl(rows, self.path / PLAN)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every result record in the order written; a torn last line (a crash mid-write) is skipped."""
+        return list(_read_jsonl(self.path / RESULTS))
+
+    def final_ids(self) -> set[int]:
+        """Models that are finished for good."""
+        return {r["id"] for r in self.records() if r.get("status") in FINAL}
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one record durably: written, flushed and fsynced before this returns."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, allow_nan=False) + "\n"
+        with open(self.path / RESULTS, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return  # a torn last line: the write it came from never finished
+            raise SweepError(f"{path}: line {number} is not valid JSON") from None
+
+
+RESULT_COLUMNS = ("error", "val_error", "train_loss", "images", "steps", "train_seconds", "images_per_s", "device", "threads")
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """One row per finished model of a sweep folder: id, status, the training result's errors and timings,
+    attempts, wall time, node, then the spec's flat columns (d1.., w1.., b1.., g1.., w0/wa/wm for RegNets) and
+    its complexity. The last record of a model wins. The `spec` column holds the spec as a dict."""
+    folder = SweepFolder(path)
+    plan = {row["id"]: row for row in folder.plan()}
+    latest: dict[int, dict[str, Any]] = {}
+    for record in folder.records():
+        latest[record["id"]] = record
+    rows = []
+    for model_id in sorted(latest):
+        record = latest[model_id]
+        result = record.get("result") or {}
+        spec_dict = record["spec"]
+        spec = AnyNetSpec.from_dict(spec_dict)
+        cx = Complexity(record["flops"], record["params"], record["acts"])
+        row = {"id": model_id, "status": record["status"], "message": record.get("message", "")}
+        row.update({k: result.get(k) for k in RESULT_COLUMNS})
+        row.update(attempts=record.get("attempts"), wall_s=record.get("wall_s"), node=record.get("node"),
+                   seed=record.get("seed"), finished_at=record.get("finished_at"),
+                   space=plan.get(model_id, {}).get("space"))  # fmt: skip
+        row.update(spec_row(spec, cx))
+        row["spec"] = spec_dict
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not rows:
+        frame = pd.DataFrame(columns=["id", "status", "message", *RESULT_COLUMNS, "flops", "params", "acts", "spec"])
+    return frame

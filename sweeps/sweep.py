@@ -1,0 +1,93 @@
+"""Running a sweep end to end, and reading how one stands."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sweeps.config import SweepConfig, load_sweep
+from sweeps.data import Dataset, load_dataset
+from sweeps.plan import prepare, training_cost
+from sweeps.store import SweepFolder
+
+
+@dataclass
+class SweepStatus:
+    """Counts, the best model so far, throughput and grouped failures of a sweep folder."""
+
+    name: str
+    planned: int
+    ok: int
+    failed: int
+    remaining: int
+    best_id: int | None = None
+    best_error: float | None = None
+    best_flops: int | None = None
+    models_per_hour: float | None = None
+    mean_wall_s: float | None = None
+    failures: dict[str, list[int]] = field(default_factory=dict)
+
+
+def sweep_data(config: SweepConfig) -> Dataset:
+    """The sweep's dataset, with its validation split when it has one."""
+    data = load_dataset(config.dataset, config.data_dir)
+    return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
+
+
+def run_sweep(sweep: SweepConfig | str | Path, *, n: int | None = None, address: str | None = None,
+              progress: bool = True) -> SweepStatus:  # fmt: skip
+    """Plan (or resume, or grow) the sweep and train every model without a final record; returns its status.
+
+    `n` grows the sweep (the first models stay the same); `address` overrides the file's Ray address."""
+    config = sweep if isinstance(sweep, SweepConfig) else load_sweep(sweep)
+    if n is not None:
+        config = config.with_n(n)
+    folder = SweepFolder(config.out_dir)
+    config, plan = prepare(config, folder)
+    done = folder.final_ids()
+    pending = [row for row in plan if row["id"] not in done]
+    if pending:
+        from sweeps.runner import run_trials  # imports Ray: only when there is work
+
+        data = sweep_data(config)
+        # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
+        cost = training_cost(pending, config.recipe, len(data.train_y)).macs
+        order = [row["id"] for _, row in sorted(zip(cost, pending), key=lambda pair: -pair[0])]
+        run_trials(config, folder, plan, order, data, address or config.address, progress)
+    return sweep_status(folder.path)
+
+
+def _latest(folder: SweepFolder) -> dict[int, dict]:
+    latest = {}
+    for record in folder.records():
+        latest[record["id"]] = record
+    return latest
+
+
+def sweep_status(path: str | Path) -> SweepStatus:
+    """How a sweep folder stands (it may be running: this only reads)."""
+    folder = SweepFolder(path)
+    settings = folder.settings()
+    latest = _latest(folder)
+    planned = len(folder.plan())
+    ok = [r for r in latest.values() if r["status"] == "ok"]
+    failed = [r for r in latest.values() if r["status"] == "failed"]
+    status = SweepStatus(name=settings.get("name", str(path)), planned=planned, ok=len(ok), failed=len(failed),
+                         remaining=planned - len(ok) - len(failed))  # fmt: skip
+    scored = [r for r in ok if (r.get("result") or {}).get("error") is not None]
+    if scored:
+        best = min(scored, key=lambda r: r["result"]["error"])
+        status.best_id, status.best_error, status.best_flops = best["id"], best["result"]["error"], best["flops"]
+    walls = [r["wall_s"] for r in latest.values() if r.get("wall_s")]
+    if walls:
+        status.mean_wall_s = sum(walls) / len(walls)
+    times = sorted(datetime.fromisoformat(r["finished_at"]) for r in latest.values() if r.get("finished_at"))
+    if len(times) >= 2 and times[-1] > times[0]:
+        status.models_per_hour = (len(times) - 1) / ((times[-1] - times[0]).total_seconds() / 3600)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for r in sorted(failed, key=lambda r: r["id"]):
+        groups[r.get("message") or "no message"].append(r["id"])
+    status.failures = dict(groups)
+    return status
