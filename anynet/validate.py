@@ -81,8 +81,8 @@ def parse_number(field: str, value: Any) -> float:
 
 
 def format_count(x: float, spec: str = ".2f") -> str:
-    """1234567 -> '1.23M': the K, M, G suffixes parse_number reads; smaller ints as they are."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    """1234567 -> '1.23M': the K, M, G, T suffixes parse_number reads; smaller ints as they are."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:{spec}}{unit}"
     return str(x) if isinstance(x, int) else f"{x:{spec}}"

@@ -51,20 +51,24 @@ def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list
 
 @dataclass(frozen=True)
 class Cost:
-    """Training cost of a plan: images and multiply-adds per model, in plan order."""
+    """What a plan costs per model, in plan order: training images, training multiply-adds (3 x flops per image)
+    and evaluation multiply-adds (flops per test/val image, once per epoch begun)."""
 
     images: list[int]
     macs: list[float]
+    eval_macs: list[float]
 
     @property
     def total_macs(self) -> float:
-        return sum(self.macs)
+        return sum(self.macs) + sum(self.eval_macs)
 
 
-def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int) -> Cost:
-    """Images each model trains on (whole batches) and its training multiply-adds (3 x flops per image)."""
+def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int, n_eval: int = 0) -> Cost:
+    """The plan's cost on a training set of n_train images and n_eval test (and validation) images."""
     images = [recipe.steps(n_train, row["flops"]) * recipe.batch_size for row in plan]
-    return Cost(images, [3.0 * row["flops"] * i for row, i in zip(plan, images)])
+    evals = [-(-i // n_train) for i in images]  # evaluated at the end of every epoch begun
+    return Cost(images, [3.0 * row["flops"] * i for row, i in zip(plan, images)],
+                [float(row["flops"]) * n_eval * e for row, e in zip(plan, evals)])  # fmt: skip
 
 
 def measure_rate(plan: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: int, steps: int = 12) -> float:

@@ -31,8 +31,9 @@ class SweepStatus:
 
 
 def sweep_data(config: SweepConfig) -> Dataset:
-    """The sweep's dataset, with its validation split when it has one."""
-    data = load_dataset(config.dataset, config.data_dir)
+    """The sweep's dataset (downloaded into the cache when missing and the network allows), with its validation
+    split when it has one."""
+    data = load_dataset(config.dataset, config.data_dir, download=True)
     return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
 
 

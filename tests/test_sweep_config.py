@@ -110,4 +110,25 @@ def test_training_cost_counts_whole_batches(tmp_path):
     cost = training_cost(plan, config(tmp_path, recipe={"images": 1000}).recipe, 8192)
     assert cost.images == [896] * 4  # 7 steps of 128
     assert cost.total_macs == sum(3 * row["flops"] * 896 for row in plan)
+    recipe = config(tmp_path, recipe={"epochs": 1.5}).recipe
+    assert training_cost(plan, recipe, 8192, 2048).eval_macs == [2.0 * row["flops"] * 2048 for row in plan]
     json.dumps(plan)  # the plan is plain JSON
+
+
+def test_plan_command_prints_range_cost_and_estimate(tmp_path, capsys):
+    from anynet.cli import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "out_dir": str(tmp_path / "run"), "n": 5}))
+    assert main(["sweep", "plan", str(path), "--rate", "10G"]) == 0
+    out = capsys.readouterr().out
+    assert "sweep t: 5 models of AnyNetX_A-small on synthetic (8,192 training images)" in out
+    assert "flops" in out and "training: 1.28K images" in out and "(given)" in out
+    assert not (tmp_path / "run").exists()  # planning writes nothing
+    assert main(["sweep", "plan", str(path), "--n", "3"]) == 0  # the rate measured on the median model
+    out = capsys.readouterr().out
+    assert "3 models" in out and "multiply-adds/s per trial (measured, 1 thread(s))" in out
+    assert main(["sweep", "plan", "--list"]) == 0
+    assert "fmnist-regnety: RegNetY-small, n=32, fashion-mnist" in capsys.readouterr().out
+    assert main(["sweep", "status", str(tmp_path / "nothing")]) == 1
+    assert "not a sweep folder" in capsys.readouterr().err

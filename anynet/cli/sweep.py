@@ -95,13 +95,15 @@ def _plan(args: argparse.Namespace) -> int:
         config = config.with_n(int(parse_number("--n", args.n)))
     plan = sample_plan(config)
     data = sweep_data(config)
-    cost = training_cost(plan, config.recipe, len(data.train_y))
+    n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
+    cost = training_cost(plan, config.recipe, len(data.train_y), n_eval)
     print(f"sweep {config.name}: {len(plan)} models of {config.space.name} on {config.dataset} "
           f"({len(data.train_y):,} training images)")  # fmt: skip
     for metric in ("flops", "params", "acts"):
         values = [row[metric] for row in plan]
         print(f"  {metric:6s} {format_count(min(values))} .. {format_count(max(values))}")
-    print(f"  training: {format_count(sum(cost.images))} images, {format_count(cost.total_macs)} multiply-adds")
+    print(f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
+          f"evaluation {format_count(sum(cost.eval_macs))}")  # fmt: skip
     if args.rate:
         rate, how = parse_number("--rate", args.rate), "given"
     else:
@@ -111,7 +113,7 @@ def _plan(args: argparse.Namespace) -> int:
     where = "" if config.max_concurrent or config.address else " on this machine"
     seconds = cost.total_macs / rate / trials
     print(f"  at {format_count(rate)} multiply-adds/s per trial ({how}) and {trials} trials at once{where}: "
-          f"about {_duration(seconds)}")  # fmt: skip
+          f"about {_duration(seconds)}, plus Ray's start (about 10 s) and any slowdown of trials sharing a machine")
     return 0
 
 
