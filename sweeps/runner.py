@@ -31,10 +31,13 @@ from sweeps.config import SweepConfig, SweepError
 from sweeps.data import Dataset
 from sweeps.dispatch import Dispatcher
 from sweeps.progress import Progress
+from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
 
 WAIT_S = 0.2  # a worker with nothing to take waits this long before asking again (others may still fail)
-FAULT_ENV = "ANYNET_FAIL_MODELS"  # testing aid: comma-separated model ids whose every attempt raises
+# Testing aid: comma-separated model ids whose every attempt raises; an id with a trailing ! kills its worker
+# process instead (as the kernel's out-of-memory killer would).
+FAULT_ENV = "ANYNET_FAIL_MODELS"
 
 
 def now() -> str:
@@ -51,7 +54,7 @@ class Job:
     """What every worker needs: the plan, the recipe and how to run (shipped once through the object store)."""
 
     plan: list[dict[str, Any]]
-    recipe: Any
+    recipe: Recipe
     sweep_seed: int
     attempts: int
     device: str
@@ -64,7 +67,7 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
     """Train one planned model, retrying a failure or divergence; return its record."""
     from sweeps.trainer import train
 
-    fail = {int(i) for i in os.environ.get(FAULT_ENV, "").split(",") if i.strip()}
+    faults = {i.strip().rstrip("!"): i.strip().endswith("!") for i in os.environ.get(FAULT_ENV, "").split(",")}
     spec = AnyNetSpec.from_dict(row["spec"])
     started, started_at = time.perf_counter(), now()
     failures: list[str] = []
@@ -74,7 +77,9 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
         on_attempt(attempt)
         seed = model_seed(job.sweep_seed, row["id"], attempt)
         try:
-            if row["id"] in fail:
+            if str(row["id"]) in faults:
+                if faults[str(row["id"])]:
+                    os._exit(1)
                 raise RuntimeError(f"injected failure ({FAULT_ENV})")
             outcome = train(spec, data, job.recipe, device=job.device, seed=seed, threads=job.threads)
         except Exception as e:  # any failure of one model is that model's record, never the sweep's end

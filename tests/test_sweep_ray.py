@@ -6,46 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import pytest
 import yaml
+
+from conftest import processes_with
 
 TINY = {"space": "AnyNetX_A-small", "overrides": {"params.d.high": 2, "params.w.high": 32}, "flops": ":5M",
         "dataset": "synthetic", "resources": {"cpus": 1}, "max_concurrent": 2, "retries": 1}  # fmt: skip
-
-
-@pytest.fixture
-def ray_env():
-    """An environment whose Ray keeps its files in a fresh short folder; afterwards every process that carries
-    that folder in its environment (Ray's daemons and workers, even orphans of a killed driver) is killed."""
-    folder = tempfile.mkdtemp(prefix="anyray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    env = {**os.environ, "RAY_TMPDIR": folder, "PYTHONUNBUFFERED": "1"}
-    yield env
-    for pid in _processes_with(f"RAY_TMPDIR={folder}"):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert not _processes_with(f"RAY_TMPDIR={folder}", wait=5)
-
-
-def _processes_with(marker: str, wait: float = 0) -> list[int]:
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit() and int(proc.name) != os.getpid():
-                try:
-                    if marker.encode() in (proc / "environ").read_bytes().split(b"\0"):
-                        found.append(int(proc.name))
-                except OSError:
-                    pass
-        if not found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.2)
 
 
 def sweep_file(tmp_path: Path, name: str, **fields) -> Path:
@@ -103,7 +72,7 @@ def test_sigkill_of_the_driver_then_resume_trains_each_model_once(tmp_path, ray_
     driver.wait()
     before = lines(tmp_path / "kill")
     assert 2 <= len(before) < 8
-    for pid in _processes_with(f"RAY_TMPDIR={ray_env['RAY_TMPDIR']}"):  # the orphaned Ray of the killed driver
+    for pid in processes_with(f"RAY_TMPDIR={ray_env['RAY_TMPDIR']}"):  # the orphaned Ray of the killed driver
         os.kill(pid, signal.SIGKILL)
 
     resumed = anynet("sweep", "run", str(path), "--no-progress", env=ray_env)
@@ -114,3 +83,14 @@ def test_sigkill_of_the_driver_then_resume_trains_each_model_once(tmp_path, ray_
     assert after[: len(before)] == before  # the records made before the kill are untouched ...
     assert not {r["id"] for r in before} & {r["id"] for r in after[len(before) :]}  # ... and were not trained again
     assert all(r["status"] == "ok" for r in after)
+
+
+def test_a_model_whose_worker_dies_is_charged_attempts_then_recorded(tmp_path, ray_env):
+    path = sweep_file(tmp_path, "crash", n=4, recipe={"images": 256})
+    done = anynet("sweep", "run", str(path), "--no-progress", env={**ray_env, "ANYNET_FAIL_MODELS": "1!"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = {r["id"]: r for r in lines(tmp_path / "crash")}
+    assert sorted(records) == [0, 1, 2, 3] and len(lines(tmp_path / "crash")) == 4
+    assert records[1]["status"] == "failed" and records[1]["attempts"] == 2
+    assert records[1]["message"].startswith("worker died:")
+    assert all(records[i]["status"] == "ok" for i in (0, 2, 3))

@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from anynet.cli import info, sample, sweep, train
+from anynet.cli import compare, info, sample, sweep, train
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep}
+SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep, "compare": compare}
 
 
 def build_parser() -> argparse.ArgumentParser:

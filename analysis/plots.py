@@ -1,0 +1,101 @@
+"""The paper's figures with matplotlib: EDF overlays, parameter-vs-error scatter with bootstrap bands, per-block
+widths of the best models, random-search efficiency. Every function writes one PNG of SIZE pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analysis.stats import Bootstrap  # noqa: E402
+
+DPI = 100
+SIZE = (720, 450)  # pixels of every figure
+LOG_AXES = ("w1", "w2", "w3", "w4", "w0", "wa", "flops", "params", "acts")
+UNITS = {"d": "depth (blocks)", "w": "width (channels)", "b": "bottleneck ratio", "g": "group width (channels)",
+         "w0": "initial width w0 (channels)", "wa": "slope wa (channels per block)", "wm": "width multiplier wm"}
+
+
+def axis_label(column: str) -> str:
+    """'w3' -> 'w3: width (channels)', 'd' -> 'd: total depth (blocks)'."""
+    if column == "d":
+        return "d: total depth (blocks)"
+    return f"{column}: {UNITS.get(column, UNITS.get(column.rstrip('1234'), column))}"
+
+
+def _figure():
+    return plt.subplots(figsize=(SIZE[0] / DPI, SIZE[1] / DPI), dpi=DPI)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path, title: str) -> Path:
+    """Overlay of error EDFs; curves maps a sweep's name to (errors, weights or None)."""
+    fig, ax = _figure()
+    for name, (errors, weights) in curves.items():
+        order = np.argsort(errors, kind="stable")
+        w = np.full(len(errors), 1 / len(errors)) if weights is None else weights / weights.sum()
+        x, y = np.asarray(errors)[order], np.cumsum(w[order])
+        mean = float(np.average(errors, weights=w))
+        ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
+                label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")  # fmt: skip
+    ax.set(xlabel="top-1 error (%)", ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def param_plot(frame: pd.DataFrame, column: str, boot: Bootstrap, path: Path, title: str) -> Path:
+    """Error against one shape parameter, with the bootstrap 95% band and median of the best models' value."""
+    fig, ax = _figure()
+    ax.scatter(frame[column], frame.error, s=14, alpha=0.6, color="tab:blue", label="models")
+    low, median, high = boot.ranges.loc[column, ["low", "median", "high"]]
+    ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"best models, 95%: {low:.4g}-{high:.4g}")
+    ax.axvline(median, color="tab:orange", label=f"median of best: {median:.4g}")
+    if column in LOG_AXES and (frame[column] > 0).all():
+        ax.set_xscale("log", base=2)
+    ax.set(xlabel=axis_label(column), ylabel="top-1 error (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def block_widths(spec: dict) -> list[int]:
+    """The width of every block, in order (stage i's width repeated d_i times)."""
+    return [w for d, w in zip(spec["depths"], spec["widths"]) for _ in range(d)]
+
+
+def widths_plot(frame: pd.DataFrame, path: Path, title: str, top: int = 5) -> Path:
+    """Per-block width against block index for the best `top` models (log-2 width axis)."""
+    fig, ax = _figure()
+    for _, row in frame.nsmallest(top, "error").iterrows():
+        widths = block_widths(row.spec)
+        ax.plot(range(1, len(widths) + 1), widths, marker="o", ms=3, label=f"model {row.id}: {row.error:.2f}%")
+    ax.set_yscale("log", base=2)
+    ax.set(xlabel="block index", ylabel="width (channels)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def search_plot(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Expected best error among m random models, with its 5-95% band, per sweep."""
+    fig, ax = _figure()
+    for name, table in curves.items():
+        line = ax.plot(table.m, table["mean"], marker="o", ms=3, label=name)[0]
+        ax.fill_between(table.m, table.low, table.high, color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="models tried at random (m)", ylabel="best top-1 error (%)", title="random-search efficiency")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

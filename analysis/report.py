@@ -1,0 +1,163 @@
+"""`compare`: sweep folders in, a report out: report.html (self-contained), summary.md, table.csv, PNG figures."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis.load import Sweeps, load_sweeps
+from analysis.stats import AnalysisError, bootstrap_best, ks_test, normalized_weights, search_efficiency, shared_range
+
+METRICS = ("flops", "params", "acts")
+
+
+@dataclass(frozen=True)
+class Report:
+    out: Path
+    table: pd.DataFrame
+    figures: list[Path]
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+
+def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = None, bins: int = 10,
+            names: list[str] | None = None, seed: int = 0) -> Report:  # fmt: skip
+    """Compare sweeps (one works too) and write the report into `out`."""
+    if normalize is not None and normalize not in METRICS:
+        raise AnalysisError(f"normalize: {normalize!r} is not one of {', '.join(METRICS)}")
+    if bins < 1:
+        raise AnalysisError(f"bins: must be >= 1, got {bins}")
+    sweeps = load_sweeps(dirs, names)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    empty = [n for n in sweeps.names if sweeps.errors(n).empty]
+    if empty:
+        raise AnalysisError(f"{empty[0]}: no model finished ok yet; nothing to compare")
+    weights = _normalized(sweeps, normalize, bins) if normalize else {}
+    boots = {n: bootstrap_best(sweeps.ok[sweeps.ok.sweep == n], sweeps.shape_columns(n), seed=seed) for n in sweeps.names}
+    table = _table(sweeps, boots, weights)
+    figures = _figures(sweeps, boots, weights, normalize, bins, out, seed)
+    table.to_csv(out / "table.csv", index=False)
+    (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize))
+    (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins))
+    return Report(out, table, figures)
+
+
+def _normalized(sweeps: Sweeps, metric: str, bins: int) -> dict[str, np.ndarray]:
+    values = {n: sweeps.ok[sweeps.ok.sweep == n][metric].to_numpy(dtype=float) for n in sweeps.names}
+    low, high = shared_range(list(values.values()))
+    out = {}
+    for name, v in values.items():
+        try:
+            out[name] = normalized_weights(v, bins, low, high)
+        except AnalysisError as e:
+            raise AnalysisError(f"{name}: normalized by {metric}: {e}") from None
+    return out
+
+
+def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for name in sweeps.names:
+        errors = sweeps.errors(name).to_numpy()
+        all_rows = sweeps.frame[sweeps.frame.sweep == name]
+        row = {"sweep": name, "ok": len(errors), "not_ok": len(all_rows) - len(errors), "min_error": errors.min(),
+               "mean_error": errors.mean(), "median_error": float(np.median(errors)),
+               "min_error_low": boots[name].error_low, "min_error_high": boots[name].error_high}  # fmt: skip
+        for other in sweeps.names:
+            if other == name:
+                continue
+            plain = ks_test(errors, sweeps.errors(other).to_numpy())
+            row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = plain.statistic, plain.pvalue
+            if weights:
+                norm = ks_test(errors, sweeps.errors(other).to_numpy(), weights[name], weights[other])
+                row[f"ks_norm_vs_{other}"], row[f"p_norm_vs_{other}"] = norm.statistic, norm.pvalue
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _figures(sweeps: Sweeps, boots: dict, weights: dict, normalize: str | None, bins: int, out: Path,
+             seed: int) -> list[Path]:  # fmt: skip
+    curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
+    figures = [plots.edf_plot(curves, out / "edf.png", "error EDF")]
+    if normalize:
+        norm = {n: (sweeps.errors(n).to_numpy(), weights[n]) for n in sweeps.names}
+        figures.append(plots.edf_plot(norm, out / f"edf_{normalize}.png",
+                                      f"error EDF, normalized by {normalize} ({bins} bins)"))  # fmt: skip
+    search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
+    figures.append(plots.search_plot(search, out / "search.png"))
+    for i, name in enumerate(sweeps.names, 1):
+        rows = sweeps.ok[sweeps.ok.sweep == name]
+        figures.append(plots.widths_plot(rows, out / f"s{i}_widths.png", f"{name}: per-block widths of the best"))
+        for column in sweeps.shape_columns(name):
+            figures.append(plots.param_plot(rows, column, boots[name], out / f"s{i}_{column}.png",
+                                            f"{name}: error vs {column}"))  # fmt: skip
+    return figures
+
+
+def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None) -> str:
+    lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", ""]
+    for _, row in table.iterrows():
+        lines.append(f"- **{row.sweep}**: {row.ok} models ok ({row.not_ok} not), error min {row.min_error:.2f}% "
+                     f"(bootstrap 95%: {row.min_error_low:.2f}-{row.min_error_high:.2f}), mean {row.mean_error:.2f}%, "
+                     f"median {row.median_error:.2f}%")  # fmt: skip
+    pairs = [(a, b) for i, a in enumerate(sweeps.names) for b in sweeps.names[i + 1 :]]
+    if pairs:
+        lines += ["", "KS tests (statistic, p-value):"]
+        for a, b in pairs:
+            row = table[table.sweep == a].iloc[0]
+            text = f"- {a} vs {b}: {row[f'ks_vs_{b}']:.3f}, p = {row[f'p_vs_{b}']:.3g}"
+            if normalize:
+                text += f"; normalized by {normalize}: {row[f'ks_norm_vs_{b}']:.3f}, p = {row[f'p_norm_vs_{b}']:.3g}"
+            lines.append(text)
+    for name in sweeps.names:
+        ranges = boots[name].ranges
+        if len(ranges):
+            lines += ["", f"Best models of {name} (bootstrap: median [95% interval] of the winner's value):"]
+            lines += [f"- {p}: {r['median']:.4g} [{r['low']:.4g}, {r['high']:.4g}]" for p, r in ranges.iterrows()]
+    return "\n".join(lines) + "\n"
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:6px 0}.grid{display:grid;
+grid-template-columns:1fr 1fr;gap:8px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path], normalize: str | None,
+          bins: int) -> str:  # fmt: skip
+    by_name = {p.name: p for p in figures}
+    parts = [f"<!doctype html><meta charset='utf-8'><title>anynet: {html.escape(', '.join(sweeps.names))}</title>",
+             f"<style>{CSS}</style><h1>Design-space comparison</h1>",
+             f"<p>{html.escape(', '.join(sweeps.names))} &middot; {datetime.now():%Y-%m-%d %H:%M} &middot; errors are "
+             "top-1 test errors in %; statistics use the models that finished ok.</p>",
+             "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.3g}"),
+             "<h2>Error distributions</h2>", _img(by_name["edf.png"])]  # fmt: skip
+    if normalize:
+        parts += [f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
+                  "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",
+                  _img(by_name[f"edf_{normalize}.png"])]  # fmt: skip
+    parts += ["<h2>Random-search efficiency</h2>", _img(by_name["search.png"])]
+    for i, name in enumerate(sweeps.names, 1):
+        parts += [f"<h2>{html.escape(name)}</h2>", boots[name].ranges.to_html(float_format=lambda v: f"{v:.4g}"),
+                  "<div class='grid'>"]  # fmt: skip
+        parts += [_img(p) for p in figures if p.name.startswith(f"s{i}_")]
+        parts.append("</div>")
+    excluded = sweeps.excluded
+    if len(excluded):
+        parts += ["<h2>Models left out of the statistics</h2>",
+                  excluded[["sweep", "id", "status", "message"]].to_html(index=False)]  # fmt: skip
+    return "\n".join(parts) + "\n"
