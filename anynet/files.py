@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,28 +25,41 @@ def spec_to_text(spec: AnyNetSpec, fmt: str = "yaml") -> str:
     raise SpecError(f"format: {fmt!r} is not one of yaml, json")
 
 
-def spec_from_text(text: str, source: str = "spec") -> AnyNetSpec:
-    """Parse YAML (JSON is YAML too) into a spec; errors name the source."""
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML (JSON is YAML too) into plain data; an error names the source and the line."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise SpecError(f"{source}: not valid YAML or JSON{where}: {getattr(e, 'problem', e)}") from None
+
+
+def spec_from_text(text: str, source: str = "spec") -> AnyNetSpec:
+    """Parse YAML (JSON is YAML too) into a spec; errors name the source."""
+    return _spec(parse_yaml(text, source), source)
+
+
+def _spec(data: Any, source: str) -> AnyNetSpec:
     try:
         return AnyNetSpec.from_dict(data)
     except SpecError as e:
         raise SpecError(f"{source}: {e}") from None
 
 
-def load_spec(path: str | Path) -> AnyNetSpec:
-    """Read a spec from a .yaml/.yml/.json file."""
+def read_yaml(path: str | Path, kind: str) -> Any:
+    """A YAML (or JSON) file's contents; errors name the file and say what was wrong, e.g. the line."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
-        raise SpecError(f"{path}: cannot read spec file ({e.strerror})") from None
-    return spec_from_text(text, str(path))
+        raise SpecError(f"{path}: cannot read {kind} file ({e.strerror})") from None
+    return parse_yaml(text, str(path))
+
+
+def load_spec(path: str | Path) -> AnyNetSpec:
+    """Read a spec from a .yaml/.yml/.json file."""
+    return _spec(read_yaml(path, "spec"), str(path))
 
 
 def save_spec(spec: AnyNetSpec, path: str | Path) -> None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from anynet.errors import SpecError
+from anynet.files import read_yaml
 from anynet.spec import BLOCK_TYPES, BOTTLENECK, STEM_TYPES
 from anynet.validate import check_choice, check_int, check_list, check_real
 from sampler.distributions import Distribution
@@ -212,13 +212,7 @@ def _check_support(name: str, dist: Distribution) -> None:
 
 def load_space_file(path: str | Path) -> DesignSpace:
     """Read a design space from a YAML file."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read space file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML: {e}") from None
+    data = read_yaml(path, "space")
     try:
         return DesignSpace.from_dict(data)
     except SpecError as e:

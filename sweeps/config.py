@@ -29,9 +29,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from anynet.errors import AnynetError, SpecError
+from anynet.files import read_yaml
 from anynet.validate import check_int, parse_band, parse_number
 from sampler import DesignSpace, get_space
 from sweeps.data import NAMES as DATASETS
@@ -126,12 +125,12 @@ def load_sweep(name_or_path: str | Path) -> SweepConfig:
     path = Path(name_or_path)
     if not path.is_file() and str(name_or_path) in config_names():
         path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise SweepError(f"{path}: no such sweep file; ready-made sweeps: {', '.join(config_names())}")
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise SweepError(f"{path}: cannot read sweep file ({e.strerror}); ready-made: {', '.join(config_names())}") from None
-    except yaml.YAMLError as e:
-        raise SweepError(f"{path}: not valid YAML: {getattr(e, 'problem', e)}") from None
+        data = read_yaml(path, "sweep")
+    except SpecError as e:
+        raise SweepError(str(e)) from None
     try:
         return sweep_from_dict(data, base=path.parent)
     except SweepError as e:

@@ -58,6 +58,10 @@ class SweepFolder:
         """Every result record in the order written; a torn last line (a crash mid-write) is skipped."""
         return list(_read_jsonl(self.path / RESULTS))
 
+    def latest(self) -> dict[int, dict[str, Any]]:
+        """Each recorded model's last record, by id."""
+        return {record["id"]: record for record in self.records()}
+
     def final_ids(self) -> set[int]:
         """Models that are finished for good."""
         return {r["id"] for r in self.records() if r.get("status") in FINAL}
@@ -97,9 +101,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
     its complexity. The last record of a model wins. The `spec` column holds the spec as a dict."""
     folder = SweepFolder(path)
     plan = {row["id"]: row for row in folder.plan()}
-    latest: dict[int, dict[str, Any]] = {}
-    for record in folder.records():
-        latest[record["id"]] = record
+    latest = folder.latest()
     rows = []
     for model_id in sorted(latest):
         record = latest[model_id]

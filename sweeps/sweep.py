@@ -60,18 +60,11 @@ def run_sweep(sweep: SweepConfig | str | Path, *, n: int | None = None, address:
     return sweep_status(folder.path)
 
 
-def _latest(folder: SweepFolder) -> dict[int, dict]:
-    latest = {}
-    for record in folder.records():
-        latest[record["id"]] = record
-    return latest
-
-
 def sweep_status(path: str | Path) -> SweepStatus:
     """How a sweep folder stands (it may be running: this only reads)."""
     folder = SweepFolder(path)
     settings = folder.settings()
-    latest = _latest(folder)
+    latest = folder.latest()
     planned = len(folder.plan())
     ok = [r for r in latest.values() if r["status"] == "ok"]
     failed = [r for r in latest.values() if r["status"] == "failed"]
