@@ -41,6 +41,8 @@ def spec_from_text(text: str, source: str = "spec") -> AnyNetSpec:
 
 
 def _spec(data: Any, source: str) -> AnyNetSpec:
+    if isinstance(data, dict) and isinstance(data.get("configs"), list) and data["configs"]:
+        data = data["configs"][0].get("spec")  # an `anynet export` file: its first config
     try:
         return AnyNetSpec.from_dict(data)
     except SpecError as e:

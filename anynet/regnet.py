@@ -22,11 +22,19 @@ class RegNetWidths:
     depths: tuple[int, ...]  # per stage
 
 
-def quantized_linear(d: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
-    """Apply the rule with numpy's round-half-to-even, exactly as pycls does; no validity check."""
+def rule_widths(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule for many parameter sets at once: (w0, wa, wm) broadcast together, each result of shape (..., d):
+    the continuous widths u_j, the stage indices s_j and the quantized widths w_j (floats holding integers)."""
+    w0, wa, wm = (np.asarray(v, dtype=float)[..., None] for v in (w0, wa, wm))
     ws_cont = np.arange(d) * wa + w0
     ss = np.round(np.log(ws_cont / w0) / np.log(wm))
-    ws_all = np.round(w0 * np.power(wm, ss) / q).astype(int) * q
+    return ws_cont, ss, np.round(w0 * np.power(wm, ss) / q) * q
+
+
+def quantized_linear(d: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:
+    """Apply the rule with numpy's round-half-to-even, exactly as pycls does; no validity check."""
+    ws_cont, ss, ws_all = (a[0] for a in rule_widths(d, [w0], [wa], [wm], q))
+    ws_all = ws_all.astype(int)
     widths, depths = np.unique(ws_all, return_counts=True)
     return RegNetWidths(
         ws_cont=tuple(ws_cont.tolist()),
@@ -90,11 +98,8 @@ def regnet_columns(
     the widths and depths are those of the V valid rows. Same arithmetic as quantized_linear, on an
     [N, max d] grid masked beyond each row's depth.
     """
-    j = np.arange(int(d.max()))
-    live = j[None, :] < d[:, None]
-    ws_cont = j[None, :] * wa[:, None] + w0[:, None]
-    ss = np.round(np.log(ws_cont / w0[:, None]) / np.log(wm[:, None]))
-    ws_all = np.round(w0[:, None] * np.power(wm[:, None], ss) / q).astype(np.int64) * q
+    live = np.arange(int(d.max()))[None, :] < d[:, None]
+    _, ss, ws_all = rule_widths(int(d.max()), w0, wa, wm, q)
     # ws_all is non-decreasing along j, so distinct widths = 1 + the number of changes
     changes = (ws_all[:, 1:] != ws_all[:, :-1]) & live[:, 1:]
     distinct = 1 + changes.sum(axis=1)

@@ -6,10 +6,11 @@ import argparse
 import os
 import sys
 
-from anynet.cli import compare, info, sample, sweep, train
+from anynet.cli import compare, export, fit, info, sample, sweep, train
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep, "compare": compare}
+SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep, "compare": compare,
+               "fit": fit, "export": export}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
