@@ -12,9 +12,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from analysis.fit import fit_rule
+from analysis.fit import block_widths, fit_rule
 from analysis.load import load_sweeps
-from analysis.plots import block_widths
 from analysis.stats import AnalysisError
 from anynet.errors import SpecError
 from anynet.model import complexity

@@ -10,9 +10,10 @@ candidates. Also reported: the continuous line's fit, mean |log(u_j/w_j)|.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 from anynet.regnet import rule_widths
 
@@ -70,3 +71,15 @@ def _refine(ws: np.ndarray, best: tuple) -> tuple:
         else:
             ratio, delta = np.sqrt(ratio), delta / 2
     return best
+
+
+def with_fits(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths."""
+    fits = [asdict(fit_rule(block_widths(spec))) for spec in frame.spec]
+    columns = pd.DataFrame(fits, index=frame.index).rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"})
+    return frame.join(columns)
+
+
+def block_widths(spec: dict) -> list[int]:
+    """The width of every block, in order (stage i's width repeated d_i times)."""
+    return [w for d, w in zip(spec["depths"], spec["widths"]) for _ in range(d)]

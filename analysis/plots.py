@@ -12,13 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from analysis.fit import block_widths  # noqa: E402
+from anynet.regnet import rule_widths  # noqa: E402
 from analysis.stats import Bootstrap  # noqa: E402
 
 DPI = 100
 SIZE = (720, 450)  # pixels of every figure
 LOG_AXES = ("w1", "w2", "w3", "w4", "w0", "wa", "flops", "params", "acts")
 UNITS = {"d": "depth (blocks)", "w": "width (channels)", "b": "bottleneck ratio", "g": "group width (channels)",
-         "w0": "initial width w0 (channels)", "wa": "slope wa (channels per block)", "wm": "width multiplier wm"}
+         "w0": "initial width w0 (channels)", "wa": "slope wa (channels per block)", "wm": "width multiplier wm",
+         "e_fit": "misfit to the quantized linear rule, mean |log(w_hat / w)|"}
 
 
 def axis_label(column: str) -> str:
@@ -39,8 +42,10 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path, title: str) -> Path:
-    """Overlay of error EDFs; curves maps a sweep's name to (errors, weights or None)."""
+def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path, title: str,
+             xlabel: str = "top-1 error (%)") -> Path:  # fmt: skip
+    """Overlay of EDFs (of errors, or of another value such as e_fit); curves maps a sweep's name to (values,
+    weights or None)."""
     fig, ax = _figure()
     for name, (errors, weights) in curves.items():
         order = np.argsort(errors, kind="stable")
@@ -49,7 +54,7 @@ def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path
         mean = float(np.average(errors, weights=w))
         ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
                 label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")  # fmt: skip
-    ax.set(xlabel="top-1 error (%)", ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
+    ax.set(xlabel=xlabel, ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
@@ -70,17 +75,18 @@ def param_plot(frame: pd.DataFrame, column: str, boot: Bootstrap, path: Path, ti
     return _save(fig, path)
 
 
-def block_widths(spec: dict) -> list[int]:
-    """The width of every block, in order (stage i's width repeated d_i times)."""
-    return [w for d, w in zip(spec["depths"], spec["widths"]) for _ in range(d)]
-
-
 def widths_plot(frame: pd.DataFrame, path: Path, title: str, top: int = 5) -> Path:
-    """Per-block width against block index for the best `top` models (log-2 width axis)."""
+    """Per-block width against block index for the best `top` models (log-2 width axis), with each model's fitted
+    quantized linear rule dashed when the frame has the fit columns (analysis.fit.with_fits)."""
     fig, ax = _figure()
     for _, row in frame.nsmallest(top, "error").iterrows():
         widths = block_widths(row.spec)
-        ax.plot(range(1, len(widths) + 1), widths, marker="o", ms=3, label=f"model {row.id}: {row.error:.2f}%")
+        blocks = range(1, len(widths) + 1)
+        fitted = f", e_fit {row.e_fit:.3f}" if "e_fit" in row else ""
+        line = ax.plot(blocks, widths, marker="o", ms=3, label=f"model {row.id}: {row.error:.2f}%{fitted}")[0]
+        if "fit_w0" in row:
+            rule = rule_widths(len(widths), row.fit_w0, row.fit_wa, row.fit_wm)[2]
+            ax.plot(blocks, rule, ls="--", color=line.get_color(), alpha=0.7)
     ax.set_yscale("log", base=2)
     ax.set(xlabel="block index", ylabel="width (channels)", title=title)
     ax.grid(alpha=0.3, which="both")

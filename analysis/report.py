@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
+from analysis.fit import with_fits
 from analysis.load import Sweeps, load_sweeps
 from analysis.stats import AnalysisError, bootstrap_best, ks_test, normalized_weights, search_efficiency, shared_range
 
@@ -43,9 +44,10 @@ def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = 
     if empty:
         raise AnalysisError(f"{empty[0]}: no model finished ok yet; nothing to compare")
     weights = _normalized(sweeps, normalize, bins) if normalize else {}
-    boots = {n: bootstrap_best(sweeps.ok[sweeps.ok.sweep == n], sweeps.shape_columns(n), seed=seed) for n in sweeps.names}
-    table = _table(sweeps, boots, weights)
-    figures = _figures(sweeps, boots, weights, normalize, bins, out, seed)
+    fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
+    boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
+    table = _table(sweeps, boots, weights).assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
+    figures = _figures(sweeps, fitted, boots, weights, normalize, bins, out, seed)
     table.to_csv(out / "table.csv", index=False)
     (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize))
     (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins))
@@ -84,8 +86,8 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _figures(sweeps: Sweeps, boots: dict, weights: dict, normalize: str | None, bins: int, out: Path,
-             seed: int) -> list[Path]:  # fmt: skip
+def _figures(sweeps: Sweeps, fitted: dict[str, pd.DataFrame], boots: dict, weights: dict, normalize: str | None,
+             bins: int, out: Path, seed: int) -> list[Path]:  # fmt: skip
     curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
     figures = [plots.edf_plot(curves, out / "edf.png", "error EDF")]
     if normalize:
@@ -94,10 +96,14 @@ def _figures(sweeps: Sweeps, boots: dict, weights: dict, normalize: str | None, 
                                       f"error EDF, normalized by {normalize} ({bins} bins)"))  # fmt: skip
     search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
     figures.append(plots.search_plot(search, out / "search.png"))
+    e_fits = {n: (fitted[n].e_fit.to_numpy(), None) for n in sweeps.names}
+    figures.append(plots.edf_plot(e_fits, out / "e_fit.png", "fit to the quantized linear rule (e_fit)",
+                                  xlabel="e_fit, mean |log(w_hat / w)|"))  # fmt: skip
     for i, name in enumerate(sweeps.names, 1):
-        rows = sweeps.ok[sweeps.ok.sweep == name]
-        figures.append(plots.widths_plot(rows, out / f"s{i}_widths.png", f"{name}: per-block widths of the best"))
-        for column in sweeps.shape_columns(name):
+        rows = fitted[name]
+        figures.append(plots.widths_plot(rows, out / f"s{i}_widths.png",
+                                         f"{name}: per-block widths of the best, fitted rules dashed"))  # fmt: skip
+        for column in [*sweeps.shape_columns(name), "e_fit"]:
             figures.append(plots.param_plot(rows, column, boots[name], out / f"s{i}_{column}.png",
                                             f"{name}: error vs {column}"))  # fmt: skip
     return figures
@@ -150,7 +156,10 @@ def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path],
         parts += [f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
                   "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",
                   _img(by_name[f"edf_{normalize}.png"])]  # fmt: skip
-    parts += ["<h2>Random-search efficiency</h2>", _img(by_name["search.png"])]
+    parts += ["<h2>Random-search efficiency</h2>", _img(by_name["search.png"]),
+              "<h2>How well the quantized linear rule explains the widths</h2>",
+              "<p>e_fit per model: the RegNet rule fitted to its per-block widths (0: a RegNet exactly).</p>",
+              _img(by_name["e_fit.png"])]  # fmt: skip
     for i, name in enumerate(sweeps.names, 1):
         parts += [f"<h2>{html.escape(name)}</h2>", boots[name].ranges.to_html(float_format=lambda v: f"{v:.4g}"),
                   "<div class='grid'>"]  # fmt: skip

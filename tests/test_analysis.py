@@ -131,6 +131,7 @@ def test_the_report_builds_from_real_sweeps(two_sweeps, tmp_path):
     assert table.sweep.tolist() == ["anynetx_a", "anynetx_e"]
     assert {"min_error", "min_error_low", "min_error_high", "ks_norm_vs_anynetx_e"} <= set(table.columns)
     assert (table.ok == 8).all() and "KS tests" in (out / "summary.md").read_text()
+    assert (table.median_e_fit >= 0).all() and (out / "e_fit.png").is_file() and (out / "s1_e_fit.png").is_file()
     single = compare([two_sweeps[0]], tmp_path / "one")  # a single sweep works too
     assert len(single.table) == 1 and (tmp_path / "one" / "edf.png").is_file()
     with pytest.raises(AnalysisError, match="normalize: 'macs' is not one of flops, params, acts"):

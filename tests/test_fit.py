@@ -32,3 +32,15 @@ def test_random_widths_fit_poorly():
     rng = np.random.default_rng(1)
     errors = [fit_rule(rng.choice([8, 16, 32, 64, 128, 256], 10)).e_fit for _ in range(5)]
     assert min(errors) > 0.2
+
+
+def test_with_fits_adds_the_fit_columns():
+    import pandas as pd
+
+    from analysis.fit import with_fits
+
+    p = valid_params(np.random.default_rng(2), 1)[0]
+    spec = {"depths": list(p.rule.depths), "widths": list(p.rule.widths)}
+    frame = with_fits(pd.DataFrame({"id": [7, 8], "spec": [spec, {"depths": [1, 1, 1], "widths": [64, 8, 256]}]}))
+    assert {"e_fit", "e_cont", "fit_w0", "fit_wa", "fit_wm"} <= set(frame.columns)
+    assert frame.e_fit.iloc[0] < 1e-9 < frame.e_fit.iloc[1]

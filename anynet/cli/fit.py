@@ -16,8 +16,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from analysis.export import top_models
-    from analysis.fit import fit_rule
-    from analysis.plots import block_widths
+    from analysis.fit import block_widths, fit_rule
 
     rows = []
     for _, row in top_models(args.dir, args.top).iterrows():
