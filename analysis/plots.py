@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.fit import block_widths  # noqa: E402
 from anynet.regnet import rule_widths  # noqa: E402
-from analysis.stats import Bootstrap  # noqa: E402
+from analysis.stats import Bootstrap, edf  # noqa: E402
 
 DPI = 100
 SIZE = (720, 450)  # pixels of every figure
@@ -48,9 +48,9 @@ def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path
     weights or None)."""
     fig, ax = _figure()
     for name, (errors, weights) in curves.items():
-        order = np.argsort(errors, kind="stable")
         w = np.full(len(errors), 1 / len(errors)) if weights is None else weights / weights.sum()
-        x, y = np.asarray(errors)[order], np.cumsum(w[order])
+        x = np.sort(errors)
+        y = edf(errors, x, w)
         mean = float(np.average(errors, weights=w))
         ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
                 label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")  # fmt: skip

@@ -13,16 +13,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from analysis.export import top_models
-    from analysis.fit import block_widths, fit_rule
+    from analysis.fit import with_fits
 
-    rows = []
-    for _, row in top_models(args.dir, args.top).iterrows():
-        fit = fit_rule(block_widths(row.spec))
-        rows.append({"id": row.id, "error": row.error, "flops_M": row.flops / 1e6, "d": sum(row.spec["depths"]),
-                     "w0": fit.w0, "wa": fit.wa, "wm": fit.wm, "e_fit": fit.e_fit, "e_cont": fit.e_cont,
-                     "widths": "-".join(map(str, row.spec["widths"]))})  # fmt: skip
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    fits = with_fits(top_models(args.dir, args.top))
+    table = fits.assign(flops_M=fits.flops / 1e6, widths=[f"{'-'.join(map(str, s['widths']))}" for s in fits.spec])
+    table = table[["id", "error", "flops_M", "d", "fit_w0", "fit_wa", "fit_wm", "e_fit", "e_cont", "widths"]]
+    print(table.rename(columns=lambda c: c.removeprefix("fit_")).to_string(index=False,
+                                                                       float_format=lambda v: f"{v:.3f}"))  # fmt: skip
     return 0
