@@ -1,26 +1,33 @@
-"""Fitting the quantized linear rule to a model's per-block widths (the RegNet paper's e_fit, section 3.3).
+"""Fitting the quantized linear rule to models' per-block widths (the RegNet paper's e_fit, section 3.3).
 
 For widths w_j (j < d), find (w0, wa, wm) minimizing e_fit = mean_j |log(w_hat_j / w_j)|, w_hat the quantized rule
-(anynet.regnet.rule_widths, q = 8). The search: a grid of w0 over the multiples of 8 up to the largest width,
-wa over 60 log-spaced values in [0.5, 512] (and 0), wm over 1.5..3.0 in steps of 0.05; then a local grid around
-each of the 10 best points (w0 +- 16, wa x 0.8..1.25, wm +- 0.05, 21 values each for wa and wm), recentred on
-each improvement and narrowed by half when none, up to 8 rounds. Only parameter sets whose quantization skips no stage index are
-candidates. Also reported: the continuous line's fit, mean |log(u_j/w_j)|.
+(anynet.regnet, q = 8). The search: a grid of w0 over the multiples of 8 up to the model's largest width, wa over
+60 log-spaced values in [0.5, 512] (and 0), wm over 1.5..3.0 in steps of 0.05; then a local grid around each of the
+10 best points (w0 +- 16, wa x 0.8..1.25 and 0, wm +- 0.05, 21 values each for wa and wm), recentred on each
+improvement and narrowed by half when none, 8 rounds. Only parameter sets whose quantization skips no stage index
+within the model's depth are candidates. Also reported: the continuous line's fit, mean |log(u_j/w_j)|.
+
+Vectorized over models: the grid's stage indices are computed once at the largest depth (a shorter model reads the
+prefix), models of one depth are scored together, and their (model, start) pairs are refined together. A grid's
+log widths come from a table of its (w0, wm, s) values, so no logarithm is taken per block and candidate.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from anynet.regnet import rule_widths
+from anynet.regnet import rule_stages, stage_widths
 
 Q = 8
 WA_GRID = np.concatenate([[0.0], np.geomspace(0.5, 512, 60)])
 WM_GRID = np.round(np.arange(1.5, 3.0001, 0.05), 2)
 STARTS = 10  # the best grid points each refined locally (the error surface is piecewise constant)
+ROUNDS = 8
+BLOCK = 2**20  # elements per scored block (8 MB of float64): keeps temporaries in cache-sized pieces
 
 
 @dataclass(frozen=True)
@@ -32,52 +39,112 @@ class RuleFit:
     e_cont: float  # mean |log(u / w)| of the continuous line at the same (w0, wa)
 
 
-def _best(ws: np.ndarray, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, k: int = 1) -> list[tuple]:
-    """The k best valid candidates of the (flattened, broadcast) parameter arrays: (w0, wa, wm, e_fit, e_cont)."""
-    w0, wa, wm = (a.ravel() for a in np.broadcast_arrays(w0, wa, wm))
-    cont, ss, quant = rule_widths(len(ws), w0, wa, wm, Q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        err = np.abs(np.log(quant / ws)).mean(axis=1)
-    top = ss.max(axis=1)
-    present = np.zeros((len(w0), int(top.max()) + 1), dtype=bool)
-    present[np.repeat(np.arange(len(w0)), len(ws)), ss.ravel().astype(int)] = True
-    valid = present.sum(axis=1) == top + 1  # no stage index skipped
-    err = np.where(valid & np.isfinite(err), err, np.inf)
-    best = np.argsort(err, kind="stable")[:k]
-    return [(int(w0[i]), float(wa[i]), float(wm[i]), float(err[i]), float(np.abs(np.log(cont[i] / ws)).mean()))
-            for i in best]  # fmt: skip
+class _Grid:
+    """The rule over a product grid w0 (..., I, 1, 1) x wa (..., 1, A, 1) x wm (..., 1, 1, M), for blocks j < depth:
+    log quantized widths (..., I*A*M, depth) and the first block whose stage index skips one (depth if none)."""
+
+    def __init__(self, depth: int, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray):
+        shape = np.broadcast_shapes(w0.shape, wa.shape, wm.shape)
+        w0, wa, wm = (np.broadcast_to(a, shape) for a in (w0, wa, wm))
+        self.params = tuple(a.reshape(*shape[:-3], -1) for a in (w0, wa, wm))
+        _, ss = rule_stages(depth, w0, wa, wm)  # the log runs on (..., I, A, 1, depth) only
+        ss = ss.astype(np.intp)
+        table = np.log(stage_widths(w0[..., :1, :, None], wm[..., :1, :, None], np.arange(ss.max() + 1), Q))
+        self.log_q = np.take_along_axis(table, ss, axis=-1).reshape(*shape[:-3], -1, depth)
+        skips = np.diff(ss, axis=-1) > 1
+        self.first_skip = np.where(skips.any(-1), skips.argmax(-1) + 1, depth).reshape(*shape[:-3], -1)
 
 
-def fit_rule(widths: list[int] | np.ndarray) -> RuleFit:
+def _errors(log_q: np.ndarray, first_skip: np.ndarray, log_w: np.ndarray) -> np.ndarray:
+    """e_fit of candidates log_q (..., C, d) against models' log widths (..., d): (..., C), inf where invalid."""
+    err = np.abs(log_q - log_w[..., None, :]).mean(axis=-1)
+    return np.where(first_skip >= log_w.shape[-1], err, np.inf)
+
+
+def _smallest(row: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k smallest values, ties to the lower index (a stable sort's first k, without the sort)."""
+    cut = np.partition(row, k - 1)[k - 1]
+    idx = np.flatnonzero(row <= cut)
+    return idx[np.lexsort((idx, row[idx]))][:k]
+
+
+def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """The STARTS best grid indices per model (m, STARTS); a model's w0 range ends at its own largest width."""
+    d = log_w.shape[1]
+    log_q = np.ascontiguousarray(grid.log_q[:, :d])
+    step = max(1, BLOCK // (len(log_w) * d))
+    err = np.concatenate([_errors(log_q[lo:lo + step], grid.first_skip[lo:lo + step], log_w)
+                          for lo in range(0, len(log_q), step)], axis=1)  # fmt: skip
+    err[grid.params[0][None, :] > Q * np.ceil(top[:, None] / Q)] = np.inf
+    return np.stack([_smallest(row, STARTS) for row in err])
+
+
+def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, delta: np.ndarray):
+    """Each point's local grid as (P, I, 1, 1), (P, 1, A, 1), (P, 1, 1, M) arrays."""
+    w0_local = np.clip(w0[:, None] + Q * np.arange(-2, 3), Q, None)
+    spread = np.where(wa[:, None] > 0, wa[:, None] * np.geomspace(1 / ratio, ratio, 21, axis=1),
+                      np.geomspace(0.05, 1, 21))  # fmt: skip
+    wa_local = np.concatenate([np.zeros((len(wa), 1)), spread], axis=1)
+    wm_local = np.clip(wm[:, None] + delta[:, None] * np.linspace(-1, 1, 21), 1.01, None)
+    return w0_local[:, :, None, None], wa_local[:, None, :, None], wm_local[:, None, None, :]
+
+
+def _refine(log_w: np.ndarray, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
+    """ROUNDS of local search for (model, start) pairs at once (flat arrays, P = models x STARTS)."""
+    owner = np.repeat(np.arange(len(log_w)), STARTS)
+    ratio, delta = np.full(len(w0), 1.25), np.full(len(w0), 0.05)
+    step = max(1, BLOCK // (5 * 22 * 21 * log_w.shape[1]))
+    for _ in range(ROUNDS):
+        for lo in range(0, len(w0), step):
+            part = slice(lo, lo + step)
+            grid = _Grid(log_w.shape[1], *_local(w0[part], wa[part], wm[part], ratio[part], delta[part]))
+            local = _errors(grid.log_q, grid.first_skip, log_w[owner[part]])
+            i = local.argmin(axis=1)
+            found = np.take_along_axis(local, i[:, None], axis=1)[:, 0]
+            better = found < err[part]
+            for mine, params in zip((w0, wa, wm), grid.params):
+                mine[part] = np.where(better, np.take_along_axis(params, i[:, None], axis=1)[:, 0], mine[part])
+            err[part] = np.where(better, found, err[part])
+            ratio[part] = np.where(better, ratio[part], np.sqrt(ratio[part]))
+            delta[part] = np.where(better, delta[part], delta[part] / 2)
+    return w0, wa, wm, err
+
+
+def fit_rules(widths: Sequence[Sequence[int]]) -> list[RuleFit]:
+    """The quantized linear rule that best explains each model's per-block widths (models fitted together)."""
+    ws = [np.asarray(w, dtype=float) for w in widths]
+    if not ws or min(len(w) for w in ws) < 1:
+        raise ValueError("fit_rules needs at least one model, each with at least one block")
+    top = max(w.max() for w in ws)
+    w0_grid = np.arange(Q, Q * np.ceil(top / Q) + 1, Q)
+    grid = _Grid(max(map(len, ws)), w0_grid[:, None, None], WA_GRID[None, :, None], WM_GRID[None, None, :])
+    fits: list[RuleFit | None] = [None] * len(ws)
+    for d in sorted({len(w) for w in ws}):
+        members = [i for i, w in enumerate(ws) if len(w) == d]
+        log_w = np.log(np.stack([ws[i] for i in members]))
+        starts = _starts(grid, log_w, np.array([ws[i].max() for i in members])).ravel()
+        w0, wa, wm = (p[starts].astype(float) for p in grid.params)
+        owners = log_w[np.repeat(np.arange(len(members)), STARTS)]
+        err = _errors(grid.log_q[starts, None, :d], grid.first_skip[starts, None], owners)[:, 0]
+        w0, wa, wm, err = _refine(log_w, w0, wa, wm, err)
+        best = np.argmin(err.reshape(-1, STARTS), axis=1) + STARTS * np.arange(len(members))
+        e_cont = np.abs(np.log(np.arange(d) * wa[best, None] + w0[best, None]) - log_w).mean(axis=1)
+        for k, i in enumerate(members):
+            j = best[k]
+            fits[i] = RuleFit(int(w0[j]), float(wa[j]), float(wm[j]), float(err[j]), float(e_cont[k]))
+    return fits
+
+
+def fit_rule(widths: Sequence[int]) -> RuleFit:
     """The quantized linear rule that best explains one model's per-block widths."""
-    ws = np.asarray(widths, dtype=float)
-    w0_grid = np.arange(Q, max(Q, Q * np.ceil(ws.max() / Q)) + 1, Q)
-    starts = _best(ws, w0_grid[:, None, None], WA_GRID[None, :, None], WM_GRID[None, None, :], k=STARTS)
-    return RuleFit(*min((_refine(ws, start) for start in starts), key=lambda fit: fit[3]))
-
-
-def _refine(ws: np.ndarray, best: tuple) -> tuple:
-    ratio, delta = 1.25, 0.05
-    for _ in range(8):
-        w0, wa, wm, e_fit, _ = best
-        if e_fit == 0:
-            break
-        w0_local = np.clip(w0 + Q * np.arange(-2, 3), Q, None)
-        wa_local = np.concatenate([[0.0], wa * np.geomspace(1 / ratio, ratio, 21)]) if wa else np.geomspace(0.05, 1, 21)
-        wm_local = np.clip(wm + np.linspace(-delta, delta, 21), 1.01, None)
-        local = _best(ws, w0_local[:, None, None], wa_local[None, :, None], wm_local[None, None, :])[0]
-        if local[3] < e_fit:
-            best = local
-        else:
-            ratio, delta = np.sqrt(ratio), delta / 2
-    return best
+    return fit_rules([widths])[0]
 
 
 def with_fits(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths."""
-    fits = [asdict(fit_rule(block_widths(spec))) for spec in frame.spec]
-    columns = pd.DataFrame(fits, index=frame.index).rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"})
-    return frame.join(columns)
+    fits = [asdict(f) for f in fit_rules([block_widths(spec) for spec in frame.spec])] if len(frame) else []
+    columns = pd.DataFrame(fits, index=frame.index, columns=["w0", "wa", "wm", "e_fit", "e_cont"])
+    return frame.join(columns.rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"}))
 
 
 def block_widths(spec: dict) -> list[int]:

@@ -22,13 +22,26 @@ class RegNetWidths:
     depths: tuple[int, ...]  # per stage
 
 
-def rule_widths(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rule for many parameter sets at once: (w0, wa, wm) broadcast together, each result of shape (..., d):
-    the continuous widths u_j, the stage indices s_j and the quantized widths w_j (floats holding integers)."""
+def rule_stages(d: int, w0, wa, wm) -> tuple[np.ndarray, np.ndarray]:
+    """The first half of the rule for many parameter sets: (w0, wa, wm) broadcast together, each result of shape
+    (..., d): the continuous widths u_j = w0 + wa * j and the stage indices s_j = round(log(u_j / w0) / log(wm))."""
     w0, wa, wm = (np.asarray(v, dtype=float)[..., None] for v in (w0, wa, wm))
     ws_cont = np.arange(d) * wa + w0
-    ss = np.round(np.log(ws_cont / w0) / np.log(wm))
-    return ws_cont, ss, np.round(w0 * np.power(wm, ss) / q) * q
+    return ws_cont, np.round(np.log(ws_cont / w0) / np.log(wm))
+
+
+def stage_widths(w0, wm, ss, q: int = 8) -> np.ndarray:
+    """The second half: the quantized width of stage index s, round(w0 * wm**s / q) * q (floats holding integers)."""
+    return np.round(w0 * np.power(wm, ss) / q) * q
+
+
+def rule_widths(d: int, w0, wa, wm, q: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The whole rule for many parameter sets at once: (w0, wa, wm) broadcast together, each result of shape
+    (..., d): the continuous widths u_j, the stage indices s_j and the quantized widths w_j (floats holding
+    integers)."""
+    ws_cont, ss = rule_stages(d, w0, wa, wm)
+    w0, wm = (np.asarray(v, dtype=float)[..., None] for v in (w0, wm))
+    return ws_cont, ss, stage_widths(w0, wm, ss, q)
 
 
 def quantized_linear(d: int, w0: float, wa: float, wm: float, q: int = 8) -> RegNetWidths:

@@ -44,3 +44,23 @@ def test_with_fits_adds_the_fit_columns():
     frame = with_fits(pd.DataFrame({"id": [7, 8], "spec": [spec, {"depths": [1, 1, 1], "widths": [64, 8, 256]}]}))
     assert {"e_fit", "e_cont", "fit_w0", "fit_wa", "fit_wm"} <= set(frame.columns)
     assert frame.e_fit.iloc[0] < 1e-9 < frame.e_fit.iloc[1]
+
+
+def test_models_fitted_together_get_the_fits_they_get_alone():
+    from analysis.fit import fit_rules
+
+    rng = np.random.default_rng(3)
+    made = [list(p.rule.ws_all) for p in valid_params(rng, 3)]
+    random = [sorted(rng.choice([8, 16, 24, 48, 96, 200], int(rng.integers(2, 12)))) for _ in range(4)]
+    together = fit_rules(made + random + [made[0]])
+    assert together == [fit_rule(w) for w in made + random + [made[0]]]
+    assert all(fit.e_fit < 1e-9 for fit in together[:3])
+
+
+def test_fit_rules_needs_a_model():
+    import pytest
+
+    from analysis.fit import fit_rules
+
+    with pytest.raises(ValueError, match="at least one model"):
+        fit_rules([])
