@@ -1,13 +1,25 @@
 """Design-space comparison: error EDFs (plain and complexity-normalized), KS tests, bootstrap ranges of the best
-models, random-search efficiency, the paper's plots, and a self-contained report."""
+models, random-search efficiency, RegNet fits and exports, the paper's plots, a self-contained report, and the
+study that runs it all.
 
-from analysis.load import Sweeps, load_sweeps
-from analysis.report import Report, compare
-from analysis.stats import (
-    AnalysisError, Bootstrap, bootstrap_best, edf, ks_test, normalized_weights, search_efficiency, shared_range,
-)  # fmt: skip
+The names below load their modules on first use, so the command line does not pay for pandas and matplotlib
+until a command needs them."""
 
-__all__ = [
-    "AnalysisError", "Bootstrap", "Report", "Sweeps", "bootstrap_best", "compare", "edf", "ks_test", "load_sweeps",
-    "normalized_weights", "search_efficiency", "shared_range",
-]  # fmt: skip
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Sweeps": "analysis.load", "load_sweeps": "analysis.load", "Report": "analysis.report", "compare": "analysis.report",
+    "AnalysisError": "analysis.stats", "Bootstrap": "analysis.stats", "bootstrap_best": "analysis.stats",
+    "edf": "analysis.stats", "ks_test": "analysis.stats", "most_bins": "analysis.stats",
+    "normalized_weights": "analysis.stats", "search_efficiency": "analysis.stats", "shared_range": "analysis.stats",
+    "RuleFit": "analysis.fit", "fit_rule": "analysis.fit", "fit_rules": "analysis.fit", "with_fits": "analysis.fit",
+    "export": "analysis.export", "Study": "analysis.study", "StudyResult": "analysis.study", "run_study": "analysis.study",
+}  # fmt: skip
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

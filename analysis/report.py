@@ -14,7 +14,9 @@ import pandas as pd
 from analysis import plots
 from analysis.fit import with_fits
 from analysis.load import Sweeps, load_sweeps
-from analysis.stats import AnalysisError, bootstrap_best, ks_test, normalized_weights, search_efficiency, shared_range
+from analysis.stats import (
+    AnalysisError, bootstrap_best, ks_test, most_bins, normalized_weights, search_efficiency, shared_range,
+)  # fmt: skip
 
 METRICS = ("flops", "params", "acts")
 
@@ -24,18 +26,20 @@ class Report:
     out: Path
     table: pd.DataFrame
     figures: list[Path]
+    bins: int | None = None  # of the normalized EDF, when there is one
 
     @property
     def html(self) -> Path:
         return self.out / "report.html"
 
 
-def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = None, bins: int = 10,
+def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = None, bins: int | None = None,
             names: list[str] | None = None, seed: int = 0) -> Report:  # fmt: skip
-    """Compare sweeps (one works too) and write the report into `out`."""
+    """Compare sweeps (one works too) and write the report into `out`. `bins` of the normalized EDF: None takes the
+    most, up to 10, that every sweep fills."""
     if normalize is not None and normalize not in METRICS:
         raise AnalysisError(f"normalize: {normalize!r} is not one of {', '.join(METRICS)}")
-    if bins < 1:
+    if bins is not None and bins < 1:
         raise AnalysisError(f"bins: must be >= 1, got {bins}")
     sweeps = load_sweeps(dirs, names)
     out = Path(out)
@@ -43,7 +47,7 @@ def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = 
     empty = [n for n in sweeps.names if sweeps.errors(n).empty]
     if empty:
         raise AnalysisError(f"{empty[0]}: no model finished ok yet; nothing to compare")
-    weights = _normalized(sweeps, normalize, bins) if normalize else {}
+    weights, bins = _normalized(sweeps, normalize, bins) if normalize else ({}, bins)
     fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
     boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
     table = _table(sweeps, boots, weights).assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
@@ -51,19 +55,21 @@ def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = 
     table.to_csv(out / "table.csv", index=False)
     (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize))
     (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins))
-    return Report(out, table, figures)
+    return Report(out, table, figures, bins if normalize else None)
 
 
-def _normalized(sweeps: Sweeps, metric: str, bins: int) -> dict[str, np.ndarray]:
+def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> tuple[dict[str, np.ndarray], int]:
     values = {n: sweeps.ok[sweeps.ok.sweep == n][metric].to_numpy(dtype=float) for n in sweeps.names}
     low, high = shared_range(list(values.values()))
+    if bins is None:
+        bins = most_bins(list(values.values()), low, high)
     out = {}
     for name, v in values.items():
         try:
             out[name] = normalized_weights(v, bins, low, high)
         except AnalysisError as e:
             raise AnalysisError(f"{name}: normalized by {metric}: {e}") from None
-    return out
+    return out, bins
 
 
 def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.DataFrame:

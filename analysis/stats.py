@@ -53,6 +53,19 @@ def normalized_weights(values: np.ndarray, bins: int, low: float, high: float) -
     return weights
 
 
+def most_bins(values: list[np.ndarray], low: float, high: float, limit: int = 10) -> int:
+    """The most equal-width bins over [low, high], at most `limit`, that every population fills."""
+    for bins in range(limit, 0, -1):
+        try:
+            for v in values:
+                normalized_weights(v, bins, low, high)
+            return bins
+        except AnalysisError:
+            if bins == 1:
+                raise
+    raise AnalysisError(f"bins: must be >= 1, got {limit}")
+
+
 @dataclass(frozen=True)
 class KS:
     statistic: float

@@ -11,7 +11,9 @@ _EXPORTS = {
     "Recipe": "sweeps.recipe", "RecipeError": "sweeps.recipe",
     "TrainError": "sweeps.trainer", "TrainResult": "sweeps.trainer", "train": "sweeps.trainer",
     "SweepConfig": "sweeps.config", "SweepError": "sweeps.config", "load_sweep": "sweeps.config",
-    "SweepStatus": "sweeps.sweep", "run_sweep": "sweeps.sweep", "sweep_status": "sweeps.sweep",
+    "sweep_from_dict": "sweeps.config",
+    "SweepStatus": "sweeps.sweep", "run_sweep": "sweeps.sweep", "run_sweeps": "sweeps.sweep",
+    "sweep_status": "sweeps.sweep",
     "load_results": "sweeps.store",
 }  # fmt: skip
 __all__ = sorted(_EXPORTS)

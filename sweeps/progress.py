@@ -11,11 +11,12 @@ from tqdm import tqdm
 class Progress:
     """A tqdm bar over the sweep's planned models, starting from those already finished."""
 
-    def __init__(self, total: int, done: int, running: int, enabled: bool = True) -> None:
+    def __init__(self, total: int, done: int, running: int, enabled: bool = True, name: str = "") -> None:
         self.total, self.running = total, running
         self.ok = self.failed = 0
         self.started = time.perf_counter()
-        self.bar = tqdm(total=total, initial=done, unit="model", disable=not enabled, dynamic_ncols=True,
+        self.bar = tqdm(total=total, initial=done, desc=name or None, unit="model", disable=not enabled,
+                        dynamic_ncols=True,
                         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # fmt: skip
         self._show()
 

@@ -14,6 +14,8 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -123,14 +125,25 @@ def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
         tune.report({"record": {**record, "worker": me}})
 
 
-def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, Any]], pending: list[int],
-               data: Dataset, address: str | None, progress: bool) -> None:  # fmt: skip
-    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends."""
-    own_ray = not ray.is_initialized()
-    if own_ray:
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray for the block: joined at `address` (or a local one started) unless this process is already connected;
+    shut down at the end only if started here."""
+    own = not ray.is_initialized()
+    if own:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
                  logging_level="ERROR")  # fmt: skip
     try:
+        yield
+    finally:
+        if own:
+            ray.shutdown()
+
+
+def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, Any]], pending: list[int],
+               data: Dataset, address: str | None, progress: bool) -> None:  # fmt: skip
+    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends."""
+    with ray_session(address):
         namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
         name = f"dispatcher-{config.name}"
         dispatcher = ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(
@@ -140,7 +153,8 @@ def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, An
         job = Job(plan=plan, recipe=config.recipe, sweep_seed=config.seed, attempts=config.retries + 1,
                   device="cuda" if config.resources.gpus else "cpu", threads=config.resources.threads,
                   dispatcher=name, namespace=namespace)  # fmt: skip
-        bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress)
+        bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress,
+                       name=config.name)  # fmt: skip
         recorder = Recorder(folder, plan, dispatcher, bar)
         trainable = tune.with_resources(tune.with_parameters(worker, job=job, data=data),
                                         {"cpu": config.resources.cpus, "gpu": config.resources.gpus})  # fmt: skip
@@ -155,9 +169,7 @@ def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, An
         )  # fmt: skip
         tuner.fit()
         bar.close()
-    finally:
-        if own_ray:
-            ray.shutdown()
+        ray.kill(dispatcher)
 
 
 def _worker_count(config: SweepConfig, pending: int, cluster: dict[str, float]) -> int:

@@ -98,7 +98,8 @@ RESULT_COLUMNS = ("error", "val_error", "train_loss", "images", "steps", "train_
 def load_results(path: str | Path) -> pd.DataFrame:
     """One row per finished model of a sweep folder: id, status, the training result's errors and timings,
     attempts, wall time, node, then the spec's flat columns (d1.., w1.., b1.., g1.., w0/wa/wm for RegNets) and
-    its complexity. The last record of a model wins. The `spec` column holds the spec as a dict."""
+    its complexity. The last record of a model wins. The `spec` column holds the spec as a dict. `error` is the
+    error to select on: the validation error where the sweep has a split, else the test error (`test_error`)."""
     folder = SweepFolder(path)
     plan = {row["id"]: row for row in folder.plan()}
     latest = folder.latest()
@@ -111,6 +112,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
         cx = Complexity(record["flops"], record["params"], record["acts"])
         row = {"id": model_id, "status": record["status"], "message": record.get("message", "")}
         row.update({k: result.get(k) for k in RESULT_COLUMNS})
+        row["test_error"] = row["error"]
+        if row["val_error"] is not None:  # a sweep with a validation split selects on it, never on the test set
+            row["error"] = row["val_error"]
         row.update(attempts=record.get("attempts"), wall_s=record.get("wall_s"), node=record.get("node"),
                    seed=record.get("seed"), finished_at=record.get("finished_at"),
                    space=plan.get(model_id, {}).get("space"))  # fmt: skip
@@ -119,5 +123,6 @@ def load_results(path: str | Path) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not rows:
-        frame = pd.DataFrame(columns=["id", "status", "message", *RESULT_COLUMNS, "flops", "params", "acts", "spec"])
+        frame = pd.DataFrame(columns=["id", "status", "message", *RESULT_COLUMNS, "test_error", "flops", "params", "acts",
+                                      "spec"])  # fmt: skip
     return frame

@@ -43,21 +43,36 @@ def run_sweep(sweep: SweepConfig | str | Path, *, n: int | None = None, address:
 
     `n` grows the sweep (the first models stay the same); `address` overrides the file's Ray address."""
     config = sweep if isinstance(sweep, SweepConfig) else load_sweep(sweep)
-    if n is not None:
-        config = config.with_n(n)
-    folder = SweepFolder(config.out_dir)
-    config, plan = prepare(config, folder)
-    done = folder.final_ids()
-    pending = [row for row in plan if row["id"] not in done]
-    if pending:
-        from sweeps.runner import run_trials  # imports Ray: only when there is work
+    return run_sweeps([config.with_n(n) if n is not None else config], address=address, progress=progress)[0]
 
-        data = sweep_data(config)
-        # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
-        cost = training_cost(pending, config.recipe, len(data.train_y)).macs
-        order = [row["id"] for _, row in sorted(zip(cost, pending), key=lambda pair: -pair[0])]
-        run_trials(config, folder, plan, order, data, address or config.address, progress)
-    return sweep_status(folder.path)
+
+def run_sweeps(configs: list[SweepConfig], *, address: str | None = None, progress: bool = True) -> list[SweepStatus]:
+    """Several sweeps one after another in one Ray session (started once, and only if one of them has work).
+
+    Every plan is written before any training, so an interruption anywhere resumes from the records."""
+    work = []
+    for config in configs:
+        folder = SweepFolder(config.out_dir)
+        config, plan = prepare(config, folder)
+        done = folder.final_ids()
+        work.append((config, folder, plan, [row for row in plan if row["id"] not in done]))
+    if any(pending for *_, pending in work):
+        from sweeps.runner import ray_session, run_trials  # imports Ray: only when there is work
+
+        datasets: dict[tuple, Dataset] = {}
+        with ray_session(address or configs[0].address):
+            for config, folder, plan, pending in work:
+                if not pending:
+                    continue
+                key = (config.dataset, config.data_dir, config.val_split, config.seed)
+                if key not in datasets:
+                    datasets[key] = sweep_data(config)
+                data = datasets[key]
+                # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
+                cost = training_cost(pending, config.recipe, len(data.train_y)).macs
+                order = [row["id"] for _, row in sorted(zip(cost, pending), key=lambda pair: -pair[0])]
+                run_trials(config, folder, plan, order, data, address or config.address, progress)
+    return [sweep_status(folder.path) for _, folder, _, _ in work]
 
 
 def sweep_status(path: str | Path) -> SweepStatus:

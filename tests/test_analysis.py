@@ -54,6 +54,18 @@ def test_normalized_weights_give_every_bin_equal_mass():
         normalized_weights(np.array([1.0, 2.0, 12.0, 19.0]), 4, 0, 20)
 
 
+def test_most_bins_is_the_most_every_population_fills():
+    from analysis import most_bins
+
+    full = np.linspace(0, 20, 41)
+    assert most_bins([full, full], 0, 20) == 10 and most_bins([full], 0, 20, limit=4) == 4
+    gappy = np.array([0.0, 1.0, 2.0, 12.0, 19.0, 20.0])  # nothing in 2-12: 3 bins (0-6.7-13.3-20) is the most
+    assert most_bins([full, gappy], 0, 20) == 3
+    assert all((normalized_weights(v, 3, 0, 20) > 0).any() for v in (full, gappy))
+    with pytest.raises(AnalysisError, match="bin 1 of 1"):
+        most_bins([full, np.array([30.0])], 0, 20)
+
+
 def test_bootstrap_interval_covers_a_planted_best_region():
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 100, 400)

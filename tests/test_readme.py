@@ -1,25 +1,51 @@
-"""The README's set-up commands are the ones CI runs and that work."""
+"""The README's commands are the ones CI runs and the study uses, and its stated defaults are the study's."""
 
 import re
+import shlex
 from pathlib import Path
 
+from analysis.study import DEFAULT_FLOPS, DEFAULT_N, DEFAULT_RECIPE, DEFAULT_SPACES, Study
+from anynet.cli import build_parser
+from anynet.cli.study import study_from_args
+
 ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+CI = (ROOT / ".ci" / "run").read_text().splitlines()
 
 
 def readme_commands() -> list[str]:
-    return re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())
+    return re.findall(r"```bash\n(.+?)\n```", README)
 
 
 def test_ci_runs_the_readme_test_command():
     tests = [c for c in readme_commands() if "pytest" in c]
     assert len(tests) == 1
-    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert tests[0] in ci_lines
+    assert tests[0] in CI
 
 
-def test_readme_main_job_installs_torch_first_and_runs_anynet():
+def test_the_readme_main_job_is_the_default_study_installed_as_ci_installs():
     main = [c for c in readme_commands() if "pytest" not in c]
     assert len(main) == 1
     steps = main[0].split(" && ")
-    assert steps[0] == "python -m pip install torch==2.13.0"
-    assert steps[-1].startswith("anynet ")
+    ci_steps = [line for line in CI if "pytest" in line][0].split(" && ")
+    assert steps[0] == ci_steps[0] == "python -m pip install torch==2.13.0"
+    assert steps[1] == "python -m pip install -e ." and ci_steps[1].startswith("python -m pip install -e ")
+    assert steps[2:] == ["anynet study"]
+    assert study_from_args(build_parser().parse_args(shlex.split(steps[2])[1:])) == Study()
+
+
+def test_the_readme_states_the_study_defaults():
+    assert re.search(r"\*\*Spaces\*\* `([^`]+)`", README).group(1) == ",".join(DEFAULT_SPACES)
+    low, high = re.search(r"\*\*Band\*\* (\d+)-(\d+) MF", README).groups()
+    assert f"{low}M:{high}M" == DEFAULT_FLOPS
+    assert re.search(r"\*\*Budget\*\* (\d+) G ", README).group(1) + "G" == DEFAULT_RECIPE["budget_macs"]
+    assert int(re.search(r"\*\*n\*\* (\d+) models per space", README).group(1)) == DEFAULT_N
+
+
+def test_every_anynet_study_command_in_the_readme_parses():
+    commands = [c.replace("\\\n", " ") for c in re.findall(r"^\s*(?:\$ )?(anynet study(?: .*\\\n)*.*)$", README, re.M)]
+    assert len(commands) >= 2
+    parser = build_parser()
+    for command in commands:
+        words = shlex.split(command.split("#")[0])[1:]
+        study_from_args(parser.parse_args(words))

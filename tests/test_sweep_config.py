@@ -92,11 +92,13 @@ def test_store_is_append_only_and_skips_a_torn_last_line(tmp_path):
     _, plan = prepare(config(tmp_path), folder)
     for row in plan[:2]:
         folder.append({**row, "status": "ok", "result": {"error": 50.0 + row["id"]}, "attempts": 1})
+    folder.append({**plan[3], "status": "ok", "result": {"error": 40.0, "val_error": 45.0}, "attempts": 1})
     with open(folder.path / "results.jsonl", "a") as f:
         f.write('{"id": 2, "status": "o')  # a crash mid-write
-    assert folder.final_ids() == {0, 1}
+    assert folder.final_ids() == {0, 1, 3}
     frame = load_results(folder.path)
-    assert list(frame.id) == [0, 1] and list(frame.error) == [50.0, 51.0]
+    assert list(frame.id) == [0, 1, 3] and list(frame.error) == [50.0, 51.0, 45.0]  # selection: val error if any
+    assert list(frame.test_error) == [50.0, 51.0, 40.0]
     assert {"d1", "w1", "flops", "params", "acts", "attempts", "spec"} <= set(frame.columns)
     lines = (folder.path / "results.jsonl").read_text().splitlines()
     lines.insert(0, "not json")

@@ -12,7 +12,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder, e.g. reports/anynetx-a-vs-e")
     parser.add_argument("--normalize", choices=["flops", "params", "acts"],
                         help="also compare complexity-normalized EDFs over this measure")  # fmt: skip
-    parser.add_argument("--bins", type=int, default=10, help="bins for the normalized EDF (default 10)")
+    parser.add_argument("--bins", type=int, help="bins for the normalized EDF (default: the most, up to 10, that "
+                        "every sweep fills)")  # fmt: skip
     parser.add_argument("--names", nargs="+", metavar="NAME", help="labels for the sweeps (default: their names)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
 
@@ -24,5 +25,7 @@ def run(args: argparse.Namespace) -> int:
     for _, row in report.table.iterrows():
         print(f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% "
               f"[{row.min_error_low:.2f}, {row.min_error_high:.2f}], mean {row.mean_error:.2f}%")  # fmt: skip
+    if report.bins:
+        print(f"normalized by {args.normalize} over {report.bins} bins")
     print(f"report: {report.html} ({len(report.figures)} figures, summary.md, table.csv)")
     return 0

@@ -1,0 +1,151 @@
+"""A design-space study, the paper's method end to end: one sweep per design space with one shared recipe, band
+and dataset; then the compare report (EDFs, KS tests, bootstrap ranges, RegNet fits) and each sweep's best models
+exported as RegNet configs.
+
+A study folder holds study.yaml (what was asked), sweeps/<space>/ (ordinary sweep folders: durable, resumable,
+growable), report/ (anynet compare's output) and configs/<space>.yaml and .pycls.yaml (anynet export's). Running
+the same study again resumes it; a larger n grows every sweep; a changed recipe, band, seed or dataset is refused
+by the sweep folders, naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anynet.errors import AnynetError
+from anynet.files import write_text_atomic
+
+# The paper's spaces at small-image scale (sampler/spaces/*-small.yaml: 3 stages, 28 px, 1 channel, 10 classes).
+ALIASES = {
+    "A": "AnyNetX_A-small", "B": "AnyNetX_B-small", "C": "AnyNetX_C-small", "D": "AnyNetX_D-small",
+    "E": "AnyNetX_E-small", "regnetx": "RegNetX-small", "regnety": "RegNetY-small",
+}  # fmt: skip
+# Chosen so that the whole study, installs included, ends within 30 minutes on 2 CPU cores (README: the study).
+DEFAULT_SPACES = ("A", "C", "E", "regnetx")
+DEFAULT_N = 30
+DEFAULT_FLOPS = "2M:6M"
+DEFAULT_RECIPE = {"budget_macs": "100G"}
+
+
+class StudyError(AnynetError):
+    """A study that cannot run as asked; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a study runs; every field but `spaces`, `out` and `top` goes into each of its sweep files unchanged."""
+
+    spaces: tuple[str, ...] = DEFAULT_SPACES
+    n: int = DEFAULT_N
+    flops: str | None = DEFAULT_FLOPS
+    recipe: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RECIPE))
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    val_split: float | None = None
+    seed: int = 0
+    resources: dict[str, float] = field(default_factory=lambda: {"cpus": 1, "gpus": 0})
+    max_concurrent: int | None = None
+    retries: int = 1
+    address: str | None = None
+    out: Path = Path("runs/study")
+    top: int = 3
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    statuses: list  # sweeps.sweep.SweepStatus per space
+    report: Any  # analysis.report.Report, or None when no sweep had two models finished
+    exports: dict[str, Path]  # sweep name -> its configs file (anynet yaml; a .pycls.yaml sits beside it)
+    best: dict[str, Any] | None  # the exported config of the best model over all sweeps
+    notes: list[str]  # what was left out of the report or the exports, and why
+
+
+def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> list[dict[str, Any]]:
+    """The study's sweep files (as data), one per space. A space is made to take the dataset's images and classes;
+    the paper's spaces named by alias are also set to its resolution."""
+    from sampler import get_space
+
+    if not study.spaces:
+        raise StudyError(f"spaces: give at least one of {', '.join(ALIASES)} (or a space name or YAML file)")
+    files = []
+    for alias in study.spaces:
+        space = get_space(ALIASES.get(alias, alias))
+        wanted = {"in_channels": channels, "num_classes": classes}
+        if alias in ALIASES:
+            wanted["resolution"] = resolution
+        name = space.name.removesuffix("-small")
+        if name in [f["name"] for f in files]:
+            raise StudyError(f"spaces: {alias} is given twice")
+        files.append({
+            "name": name, "space": ALIASES.get(alias, alias), "n": study.n, "seed": study.seed,
+            "overrides": {k: v for k, v in wanted.items() if getattr(space, k) != v}, "flops": study.flops,
+            "dataset": study.dataset, "data_dir": study.data_dir, "val_split": study.val_split,
+            "recipe": dict(study.recipe), "resources": dict(study.resources), "max_concurrent": study.max_concurrent,
+            "retries": study.retries, "address": study.address, "out_dir": str(Path(study.out) / "sweeps" / name),
+        })  # fmt: skip
+    return files
+
+
+def run_study(study: Study, progress: bool = True) -> StudyResult:
+    """Run (or resume, or grow) every sweep of the study, then write its report and RegNet configs."""
+    import yaml
+
+    from sweeps.config import sweep_from_dict
+    from sweeps.data import load_dataset
+    from sweeps.sweep import run_sweeps
+
+    data = load_dataset(study.dataset, study.data_dir, download=True)  # found (or fetched) before any work
+    files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
+    configs = [sweep_from_dict(f) for f in files]
+    out = Path(study.out)
+    write_text_atomic(out / "study.yaml", yaml.safe_dump({**asdict(study), "out": str(out),
+                                                           "spaces": list(study.spaces)}, sort_keys=False))  # fmt: skip
+    statuses = run_sweeps(configs, address=study.address, progress=progress)
+    notes = [f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
+             for c, s in zip(configs, statuses) if s.ok < 2]  # fmt: skip
+    usable = [(c, s.ok) for c, s in zip(configs, statuses) if s.ok >= 2]
+    report = _report([c.out_dir for c, _ in usable], out / "report", study.seed, notes) if usable else None
+    exports, best = _export(usable, study.top, out / "configs", notes)
+    return StudyResult(statuses, report, exports, best, notes)
+
+
+def _report(dirs: list[Path], out: Path, seed: int, notes: list[str]):
+    """The compare report, flops-normalized too where the sweeps share a complexity range that each fills."""
+    from analysis.report import compare
+    from analysis.stats import AnalysisError
+
+    try:
+        return compare(dirs, out, normalize="flops", seed=seed)
+    except AnalysisError as e:
+        notes.append(f"report without the flops-normalized EDF ({str(e).split('; use')[0]}); a larger --n fills the "
+                     "shared flops range better")
+        return compare(dirs, out, seed=seed)
+
+
+def _export(sweeps: list[tuple[Any, int]], top: int, folder: Path, notes: list[str]) -> tuple[dict[str, Path], dict | None]:
+    """Each sweep's `top` models (of its `ok` ones) as RegNet configs, anynet yaml and pycls yaml; a model without a
+    valid RegNet form is noted and skipped."""
+    from analysis.export import regnet_config, render, top_models
+    from analysis.stats import AnalysisError
+
+    exports, best = {}, None
+    for config, ok in sweeps:
+        rows = top_models(config.out_dir, min(top, ok))
+        found = []
+        for _, row in rows.iterrows():
+            try:
+                found.append(regnet_config(row))
+            except AnalysisError as e:
+                notes.append(f"{config.name}: not exported: {e}")
+        if not found:
+            continue
+        path = folder / f"{config.name}.yaml"
+        write_text_atomic(path, render(found, "yaml"))
+        write_text_atomic(path.with_suffix(".pycls.yaml"), render(found, "pycls"))
+        exports[config.name] = path
+        if best is None or found[0]["measured"]["error"] < best["measured"]["error"]:
+            best = found[0]
+    return exports, best
+

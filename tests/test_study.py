@@ -1,0 +1,87 @@
+"""The study: a reduced one end to end through the anynet command (report, table, exports parse; a rerun resumes),
+its sweep files, its flags and its errors."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis.study import ALIASES, DEFAULT_SPACES, Study, StudyError, sweep_files
+from anynet.cli import build_parser
+from anynet.cli.study import study_from_args
+from anynet.files import load_spec
+from anynet.model import complexity
+
+REDUCED = ["--spaces", "A,E,regnetx", "--n", "4", "--dataset", "synthetic", "--images", "512", "--top", "2",
+           "--no-progress"]  # fmt: skip
+
+
+def anynet(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
+    out = tmp_path / "study"
+    done = anynet("study", *REDUCED, "--out", str(out), env=ray_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = ["AnyNetX_A", "AnyNetX_E", "RegNetX"]
+    for name in names:
+        assert f"  {name}: 4 ok, 0 failed, 0 not finished" in done.stdout
+    assert f"report: {out / 'report' / 'report.html'}" in done.stdout and "best model: " in done.stdout
+    page = (out / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 5 and "http" not in page
+    table = pd.read_csv(out / "report" / "table.csv")
+    assert table.sweep.tolist() == names and (table.ok == 4).all() and (table.median_e_fit >= 0).all()
+    assert "KS tests" in (out / "report" / "summary.md").read_text()
+    for name in names:
+        exported = yaml.safe_load((out / "configs" / f"{name}.yaml").read_text())["configs"]
+        assert len(exported) == 2 and exported[0]["measured"]["error"] <= exported[1]["measured"]["error"]
+        assert exported[0]["source"] == ("sampled" if name == "RegNetX" else "fitted")
+        spec = load_spec(str(out / "configs" / f"{name}.yaml"))  # what anynet info reads
+        assert complexity(spec)._asdict() == exported[0]["regnet_complexity"]
+        pycls = list(yaml.safe_load_all((out / "configs" / f"{name}.pycls.yaml").read_text()))
+        assert len(pycls) == 2 and pycls[0]["MODEL"]["TYPE"] == "regnet" and pycls[0]["REGNET"]["DEPTH"] >= 1
+    settings = yaml.safe_load((out / "study.yaml").read_text())
+    assert settings["spaces"] == ["A", "E", "regnetx"] and settings["n"] == 4
+    records = {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names}
+    again = anynet("study", *REDUCED, "--out", str(out), env=ray_env)  # a rerun resumes: nothing is trained again
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names} == records
+    changed = anynet("study", *REDUCED[:-1], "--seed", "1", "--out", str(out), env=ray_env)
+    assert changed.returncode == 1 and "seed: 0 -> 1" in changed.stderr and len(changed.stderr.splitlines()) == 1
+
+
+def test_sweep_files_fit_the_dataset():
+    files = sweep_files(Study(spaces=("A", "regnetx", "AnyNetX_E")), channels=3, classes=100, resolution=32)
+    assert [f["name"] for f in files] == ["AnyNetX_A", "RegNetX", "AnyNetX_E"]
+    assert files[0]["overrides"] == {"in_channels": 3, "num_classes": 100, "resolution": 32}
+    assert files[2]["overrides"] == {"num_classes": 100}  # a named space keeps its resolution (224 px here)
+    assert files[0]["out_dir"].endswith("runs/study/sweeps/AnyNetX_A") and files[0]["recipe"] == {"budget_macs": "100G"}
+    assert sweep_files(Study(spaces=("E",)), channels=1, classes=10, resolution=28)[0]["overrides"] == {}
+
+
+def test_study_errors_name_the_field(tmp_path):
+    with pytest.raises(StudyError, match="spaces: E is given twice"):
+        sweep_files(Study(spaces=("E", "E")), 1, 10, 28)
+    with pytest.raises(StudyError, match="spaces: give at least one of A, B"):
+        sweep_files(Study(spaces=()), 1, 10, 28)
+    for flags, message in [
+        (["--spaces", "F"], "F"),
+        (["--budget", "lots"], "recipe.budget_macs"),
+        (["--n", "0"], "n: "),
+        (["--flops", "6M:2M"], "flops"),
+    ]:
+        done = anynet("study", *flags, "--dataset", "synthetic", "--out", str(tmp_path / "bad"))
+        assert done.returncode == 1 and message in done.stderr, (flags, done.stderr)
+        assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_flags_make_the_study():
+    parse = build_parser().parse_args
+    assert study_from_args(parse(["study"])) == Study()
+    study = study_from_args(parse(["study", "--epochs", "0.5", "--batch-size", "256", "--gpus", "0.25", "--n", "1k"]))
+    assert study.recipe == {"epochs": "0.5", "batch_size": 256} and study.resources["gpus"] == 0.25
+    assert study.n == 1000 and set(DEFAULT_SPACES) <= set(ALIASES)
