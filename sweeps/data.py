@@ -106,12 +106,16 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
             f"{name}: no data found; searched {', '.join(str(d) for d in dirs)} for train_x.npy, train_y.npy, "
             f"test_x.npy, test_y.npy (see sweeps/data.py for the layout); point --data-dir at them"
         )
-    if download:
-        return _read(name, _download(name, dirs[-1]))
     hint = "apt-get install dataset-fashion-mnist, " if name == "fashion-mnist" else ""
+    searched = f"searched {', '.join(str(d) for d in dirs)}"
+    if download:
+        try:
+            return _read(name, _download(name, dirs[-1]))
+        except DataError as e:
+            raise DataError(f"{e}; {searched}; install it ({hint}or put the files in one of those folders)") from None
     raise DataError(
-        f"{name}: no data found; searched {', '.join(str(d) for d in dirs)}; install it ({hint}or pass "
-        f"--download to fetch {URLS[name]} into {dirs[-1]}), or point --data-dir at the files"
+        f"{name}: no data found; {searched}; install it ({hint}or pass --download to fetch {URLS[name]} into "
+        f"{dirs[-1]}), or point --data-dir at the files"
     )
 
 
@@ -263,7 +267,7 @@ def _download(name: str, cache: Path) -> Path:
             tmp.replace(target)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise DataError(f"{name}: download of {url} failed ({e}); install the files by hand into {cache}") from None
+            raise DataError(f"{name}: no data found, and the download of {url} failed ({e})") from None
     return cache
 
 

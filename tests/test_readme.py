@@ -26,7 +26,11 @@ def test_ci_runs_the_readme_test_command():
 def test_the_readme_main_job_is_the_default_study_installed_as_ci_installs():
     main = [c for c in readme_commands() if "pytest" not in c]
     assert len(main) == 1
-    steps = main[0].split(" && ")
+    data, install = main[0].split(") && ", 1)  # the dataset step, then the same installs as CI, then the study
+    assert "/usr/share/datasets/fashion-mnist" in data and "apt-get install -y dataset-fashion-mnist" in data
+    ci = "\n".join(CI)
+    assert "/usr/share/datasets/fashion-mnist" in ci and "apt-get install" in ci and "dataset-fashion-mnist" in ci
+    steps = install.split(" && ")
     ci_steps = [line for line in CI if "pytest" in line][0].split(" && ")
     assert steps[0] == ci_steps[0] == "python -m pip install torch==2.13.0"
     assert steps[1] == "python -m pip install -e ." and ci_steps[1].startswith("python -m pip install -e ")
