@@ -88,17 +88,59 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
     return files
 
 
+@dataclass(frozen=True)
+class StudyPlan:
+    """What a study would train, sampled without training: per space its plan and cost; a time estimate."""
+
+    configs: list  # sweeps.config.SweepConfig per space
+    plans: list[list[dict[str, Any]]]
+    costs: list  # sweeps.plan.Cost per space
+    train_images: int
+    rate: float  # training multiply-adds/s of one trial
+    trials: int  # at once
+
+    @property
+    def seconds(self) -> float:
+        return sum(c.total_macs for c in self.costs) / self.rate / self.trials
+
+
+def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
+    """Sample every space's plan (writing nothing) and estimate the time; `rate` (training multiply-adds/s of one
+    trial) is measured on the median model of all plans when not given."""
+    import os
+
+    from sweeps.plan import measure_rate, sample_plan, training_cost
+
+    data, configs = _configs(study)
+    plans = [sample_plan(c) for c in configs]
+    n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
+    costs = [training_cost(p, c.recipe, len(data.train_y), n_eval) for c, p in zip(configs, plans)]
+    config = configs[0]
+    if rate is None:
+        rate = measure_rate([row for p in plans for row in p], config.recipe, data, config.resources.threads)
+    trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
+    return StudyPlan(configs, plans, costs, len(data.train_y), rate, trials)
+
+
+def _configs(study: Study) -> tuple[Any, list]:
+    """The study's dataset (found, or fetched, before any work) and its validated sweep files."""
+    from sweeps.config import sweep_from_dict
+    from sweeps.data import load_dataset
+
+    data = load_dataset(study.dataset, study.data_dir, download=True)
+    if study.val_split:
+        data = data.with_val_split(study.val_split, seed=study.seed)
+    files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
+    return data, [sweep_from_dict(f) for f in files]
+
+
 def run_study(study: Study, progress: bool = True) -> StudyResult:
     """Run (or resume, or grow) every sweep of the study, then write its report and RegNet configs."""
     import yaml
 
-    from sweeps.config import sweep_from_dict
-    from sweeps.data import load_dataset
     from sweeps.sweep import run_sweeps
 
-    data = load_dataset(study.dataset, study.data_dir, download=True)  # found (or fetched) before any work
-    files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
-    configs = [sweep_from_dict(f) for f in files]
+    _, configs = _configs(study)
     out = Path(study.out)
     write_text_atomic(out / "study.yaml", yaml.safe_dump({**asdict(study), "out": str(out),
                                                            "spaces": list(study.spaces)}, sort_keys=False))  # fmt: skip

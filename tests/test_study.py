@@ -54,6 +54,15 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     assert changed.returncode == 1 and "seed: 0 -> 1" in changed.stderr and len(changed.stderr.splitlines()) == 1
 
 
+def test_plan_samples_and_estimates_without_writing(tmp_path):
+    out = tmp_path / "planned"
+    done = anynet("study", *REDUCED, "--plan", "--rate", "1G", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("AnyNetX_A", "AnyNetX_E", "RegNetX"):
+        assert f"  {name}: 4 models, flops " in done.stdout
+    assert "at 1.00G/s per trial (given)" in done.stdout and "of training" in done.stdout and not out.exists()
+
+
 def test_sweep_files_fit_the_dataset():
     files = sweep_files(Study(spaces=("A", "regnetx", "AnyNetX_E")), channels=3, classes=100, resolution=32)
     assert [f["name"] for f in files] == ["AnyNetX_A", "RegNetX", "AnyNetX_E"]

@@ -40,6 +40,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/study", help="the study folder (default runs/study)")
     parser.add_argument("--top", type=int, default=3, help="models exported per space (default 3)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--plan", action="store_true", help="only sample the spaces and estimate the time (trains "
+                        "nothing, writes nothing)")  # fmt: skip
+    parser.add_argument("--rate", metavar="MACS_PER_S", help="with --plan: training multiply-adds/s of one trial "
+                        "(default: measured on the plans' median model, a few seconds)")  # fmt: skip
 
 
 def study_from_args(args: argparse.Namespace):
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
     print(f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, "
           f"{study.dataset}; folder {study.out}")  # fmt: skip
+    if args.plan:
+        return _plan(study, args.rate)
     started = time.perf_counter()
     result = run_study(study, progress=not args.no_progress)
     print(f"trained and reported in {time.perf_counter() - started:,.0f} s")
@@ -89,4 +95,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if any(s.remaining for s in result.statuses):
         print("some models did not finish: run the same command again to resume")
+    return 0
+
+
+def _plan(study, rate: str | None) -> int:
+    from analysis.study import plan_study
+    from anynet.cli.sweep import _duration
+    from anynet.validate import format_count
+
+    plan = plan_study(study, parse_number("--rate", rate) if rate else None)
+    for config, rows, cost in zip(plan.configs, plan.plans, plan.costs):
+        flops = [row["flops"] for row in rows]
+        print(f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
+              f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "
+              f"{format_count(sum(cost.macs))} training multiply-adds")  # fmt: skip
+    total = sum(c.total_macs for c in plan.costs)
+    how = "given" if rate else f"measured, {plan.configs[0].resources.threads} thread(s)"
+    print(f"  in all {format_count(total)} multiply-adds (training and evaluation) at {format_count(plan.rate)}/s "
+          f"per trial ({how}), {plan.trials} trials at once: about {_duration(plan.seconds)} of training, plus "
+          "Ray's start and any slowdown of trials sharing a machine (two 1-thread trials on 2 cores: 1.3-1.6x)")
     return 0
