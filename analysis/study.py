@@ -95,7 +95,6 @@ class StudyPlan:
     configs: list  # sweeps.config.SweepConfig per space
     plans: list[list[dict[str, Any]]]
     costs: list  # sweeps.plan.Cost per space
-    train_images: int
     rate: float  # training multiply-adds/s of one trial
     trials: int  # at once
 
@@ -119,7 +118,7 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     if rate is None:
         rate = measure_rate([row for p in plans for row in p], config.recipe, data, config.resources.threads)
     trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
-    return StudyPlan(configs, plans, costs, len(data.train_y), rate, trials)
+    return StudyPlan(configs, plans, costs, rate, trials)
 
 
 def _configs(study: Study) -> tuple[Any, list]:
