@@ -90,35 +90,22 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """What a study would train, sampled without training: per space its plan and cost; a time estimate."""
+    """What a study would train, sampled without training: per space its config and plan, and their estimate."""
 
     configs: list  # sweeps.config.SweepConfig per space
     plans: list[list[dict[str, Any]]]
-    costs: list  # sweeps.plan.Cost per space
-    rate: float  # training multiply-adds/s of one trial
-    trials: int  # at once
-
-    @property
-    def seconds(self) -> float:
-        return sum(c.total_macs for c in self.costs) / self.rate / self.trials
+    estimate: Any  # sweeps.plan.Estimate: a Cost per space, the rate per trial, trials at once, seconds
 
 
 def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     """Sample every space's plan (writing nothing) and estimate the time; `rate` (training multiply-adds/s of one
     trial) is measured on the median model of all plans when not given."""
-    import os
-
-    from sweeps.plan import measure_rate, sample_plan, training_cost
+    from sweeps.plan import estimate, sample_plan
+    from sweeps.sweep import sweep_data
 
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
-    n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
-    costs = [training_cost(p, c.recipe, len(data.train_y), n_eval) for c, p in zip(configs, plans)]
-    config = configs[0]
-    if rate is None:
-        rate = measure_rate([row for p in plans for row in p], config.recipe, data, config.resources.threads)
-    trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
-    return StudyPlan(configs, plans, costs, rate, trials)
+    return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate))
 
 
 def _configs(study: Study) -> tuple[Any, list]:
@@ -127,8 +114,6 @@ def _configs(study: Study) -> tuple[Any, list]:
     from sweeps.data import load_dataset
 
     data = load_dataset(study.dataset, study.data_dir, download=True)
-    if study.val_split:
-        data = data.with_val_split(study.val_split, seed=study.seed)
     files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
     return data, [sweep_from_dict(f) for f in files]
 

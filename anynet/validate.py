@@ -88,6 +88,15 @@ def format_count(x: float, spec: str = ".2f") -> str:
     return str(x) if isinstance(x, int) else f"{x:{spec}}"
 
 
+def format_duration(seconds: float) -> str:
+    """A rough duration: '45 s', '13 min', '2.5 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def parse_band(field: str, text: str) -> tuple[float | None, float | None]:
     """'LO:HI' with either side empty for open, e.g. '360M:400M', ':2G', '1e6:'."""
     if ":" not in str(text):

@@ -3,6 +3,7 @@ and what training them costs."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -82,3 +83,28 @@ def measure_rate(plan: list[dict[str, Any]], recipe: Recipe, data: Dataset, thre
         probe = replace(recipe, epochs=None, images=n * recipe.batch_size, budget_macs=None)
         result = train(spec, data, probe, threads=threads)
     return 3.0 * row["flops"] * result.images_per_s
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What plans cost (one Cost per plan) and how long they take at `rate` with `trials` at once."""
+
+    costs: list[Cost]
+    rate: float  # training multiply-adds per second of one trial
+    trials: int
+
+    @property
+    def seconds(self) -> float:
+        return sum(c.total_macs for c in self.costs) / self.rate / self.trials
+
+
+def estimate(config: SweepConfig, plans: list[list[dict[str, Any]]], data: Dataset, rate: float | None = None) -> Estimate:
+    """The cost of plans run with config's recipe and resources on data (its test and validation images are
+    evaluated too), and the time at `rate`, measured on the median model of all plans when not given, with as
+    many trials at once as max_concurrent or this machine's CPUs allow."""
+    n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
+    costs = [training_cost(plan, config.recipe, len(data.train_y), n_eval) for plan in plans]
+    if rate is None:
+        rate = measure_rate([row for plan in plans for row in plan], config.recipe, data, config.resources.threads)
+    trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
+    return Estimate(costs, rate, trials)

@@ -30,10 +30,10 @@ class SweepStatus:
     failures: dict[str, list[int]] = field(default_factory=dict)
 
 
-def sweep_data(config: SweepConfig) -> Dataset:
-    """The sweep's dataset (downloaded into the cache when missing and the network allows), with its validation
-    split when it has one."""
-    data = load_dataset(config.dataset, config.data_dir, download=True)
+def sweep_data(config: SweepConfig, data: Dataset | None = None) -> Dataset:
+    """The sweep's dataset (downloaded into the cache when missing and the network allows; `data` if already
+    loaded), with its validation split when it has one."""
+    data = data if data is not None else load_dataset(config.dataset, config.data_dir, download=True)
     return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
 
 

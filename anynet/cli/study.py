@@ -100,18 +100,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(study, rate: str | None) -> int:
     from analysis.study import plan_study
-    from anynet.cli.sweep import _duration
-    from anynet.validate import format_count
+    from anynet.validate import format_count, format_duration
 
     plan = plan_study(study, parse_number("--rate", rate) if rate else None)
-    for config, rows, cost in zip(plan.configs, plan.plans, plan.costs):
+    guess = plan.estimate
+    for config, rows, cost in zip(plan.configs, plan.plans, guess.costs):
         flops = [row["flops"] for row in rows]
         print(f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
               f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "
               f"{format_count(sum(cost.macs))} training multiply-adds")  # fmt: skip
-    total = sum(c.total_macs for c in plan.costs)
+    total = sum(c.total_macs for c in guess.costs)
     how = "given" if rate else f"measured, {plan.configs[0].resources.threads} thread(s)"
-    print(f"  in all {format_count(total)} multiply-adds (training and evaluation) at {format_count(plan.rate)}/s "
-          f"per trial ({how}), {plan.trials} trials at once: about {_duration(plan.seconds)} of training, plus "
-          "Ray's start and any slowdown of trials sharing a machine (two 1-thread trials on 2 cores: 1.3-1.6x)")
+    print(f"  in all {format_count(total)} multiply-adds (training and evaluation) at {format_count(guess.rate)}/s "
+          f"per trial ({how}), {guess.trials} trials at once: about {format_duration(guess.seconds)} of training, "
+          "plus Ray's start and any slowdown of trials sharing a machine (two 1-thread trials on 2 cores: 1.3-1.6x)")
     return 0

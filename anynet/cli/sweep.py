@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-from anynet.validate import format_count, parse_number
+from anynet.validate import format_count, format_duration, parse_number
 
 HELP = "run a sweep (sample n models of a design space and train each briefly on Ray Tune), or report on one"
 
@@ -59,7 +58,7 @@ def _status(args: argparse.Namespace) -> int:
     if status.models_per_hour:
         eta = status.remaining / status.models_per_hour * 3600 if status.remaining else 0
         print(f"throughput {status.models_per_hour:,.1f} models/h, {status.mean_wall_s:,.1f} s per model"
-              + (f", about {_duration(eta)} left" if eta else ""))  # fmt: skip
+              + (f", about {format_duration(eta)} left" if eta else ""))  # fmt: skip
     _print_best_and_failures(status)
     return 0
 
@@ -80,7 +79,7 @@ def _print_best_and_failures(status) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from sweeps.config import SweepError, config_names, load_sweep
-    from sweeps.plan import measure_rate, sample_plan, training_cost
+    from sweeps.plan import estimate, sample_plan
     from sweeps.sweep import sweep_data
 
     if args.list:
@@ -95,8 +94,8 @@ def _plan(args: argparse.Namespace) -> int:
         config = config.with_n(int(parse_number("--n", args.n)))
     plan = sample_plan(config)
     data = sweep_data(config)
-    n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
-    cost = training_cost(plan, config.recipe, len(data.train_y), n_eval)
+    guess = estimate(config, [plan], data, parse_number("--rate", args.rate) if args.rate else None)
+    cost = guess.costs[0]
     print(f"sweep {config.name}: {len(plan)} models of {config.space.name} on {config.dataset} "
           f"({len(data.train_y):,} training images)")  # fmt: skip
     for metric in ("flops", "params", "acts"):
@@ -104,22 +103,9 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"  {metric:6s} {format_count(min(values))} .. {format_count(max(values))}")
     print(f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
           f"evaluation {format_count(sum(cost.eval_macs))}")  # fmt: skip
-    if args.rate:
-        rate, how = parse_number("--rate", args.rate), "given"
-    else:
-        rate = measure_rate(plan, config.recipe, data, config.resources.threads)
-        how = f"measured, {config.resources.threads} thread(s)"
-    trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
+    how = "given" if args.rate else f"measured, {config.resources.threads} thread(s)"
     where = "" if config.max_concurrent or config.address else " on this machine"
-    seconds = cost.total_macs / rate / trials
-    print(f"  at {format_count(rate)} multiply-adds/s per trial ({how}) and {trials} trials at once{where}: "
-          f"about {_duration(seconds)}, plus Ray's start (about 10 s) and any slowdown of trials sharing a machine")
+    print(f"  at {format_count(guess.rate)} multiply-adds/s per trial ({how}) and {guess.trials} trials at once{where}: "
+          f"about {format_duration(guess.seconds)}, plus Ray's start (about 10 s) and any slowdown of trials sharing "
+          "a machine")  # fmt: skip
     return 0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
