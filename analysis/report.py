@@ -155,7 +155,8 @@ def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path],
     parts = [f"<!doctype html><meta charset='utf-8'><title>anynet: {html.escape(', '.join(sweeps.names))}</title>",
              f"<style>{CSS}</style><h1>Design-space comparison</h1>",
              f"<p>{html.escape(', '.join(sweeps.names))} &middot; {datetime.now():%Y-%m-%d %H:%M} &middot; errors are "
-             "top-1 test errors in %; statistics use the models that finished ok.</p>",
+             "top-1 errors in % (on the validation split where a sweep has one, else on the test set); statistics "
+             "use the models that finished ok.</p>",
              "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.3g}"),
              "<h2>Error distributions</h2>", _img(by_name["edf.png"])]  # fmt: skip
     if normalize:
