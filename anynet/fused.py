@@ -58,10 +58,11 @@ class _BatchNormReLU(torch.autograd.Function):
         ctx.save_for_backward(x, y if residual is not None else None, mean, invstd, weight, bias)
         ctx.relu = relu
         ctx.mark_non_differentiable(mean, var)
+        ctx.set_materialize_grads(False)  # mean and var get no gradient: no zero tensors for them on every step
         return y, mean, var
 
     @staticmethod
-    def backward(ctx, dy: torch.Tensor, _dmean: torch.Tensor, _dvar: torch.Tensor):
+    def backward(ctx, dy: torch.Tensor, _dmean: None, _dvar: None):  # reached only through y, so dy is a tensor
         x, y, mean, invstd, weight, bias = ctx.saved_tensors
         dy = dy.contiguous(memory_format=torch.channels_last)
         grads = extension().backward(dy, x, y, mean, invstd, weight, bias, ctx.relu)
