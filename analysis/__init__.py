@@ -5,8 +5,7 @@ study that runs it all.
 The names below load their modules on first use, so the command line does not pay for pandas and matplotlib
 until a command needs them."""
 
-from importlib import import_module
-from typing import Any
+from sweeps.lazy import lazy_exports
 
 _EXPORTS = {
     "Sweeps": "analysis.load", "load_sweeps": "analysis.load", "Report": "analysis.report", "compare": "analysis.report",
@@ -18,8 +17,4 @@ _EXPORTS = {
 }  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from anynet.errors import SpecError
 from anynet.files import read_yaml
 from anynet.spec import BLOCK_TYPES, BOTTLENECK, STEM_TYPES

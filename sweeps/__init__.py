@@ -3,8 +3,7 @@
 The names below load their modules on first use, so a process that needs one light module (Ray's dispatcher
 actor imports sweeps.dispatch) does not pay for torch and Ray Tune."""
 
-from importlib import import_module
-from typing import Any
+from sweeps.lazy import lazy_exports
 
 _EXPORTS = {
     "DataError": "sweeps.data", "Dataset": "sweeps.data", "load_dataset": "sweeps.data", "synthetic": "sweeps.data",
@@ -18,8 +17,4 @@ _EXPORTS = {
 }  # fmt: skip
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'sweeps' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
