@@ -1,27 +1,42 @@
-"""Concrete RegNet configs from a sweep's best models: sampled RegNet parameters as they are, AnyNet models
-through the fitted quantized linear rule; written as anynet json/yaml, pycls, timm or torchvision arguments."""
+"""A sweep's best models as configs that rebuild exactly the network each one is (anynet json/yaml, pycls, timm,
+torchvision), or say in one line what a library cannot express; optionally the Python that builds each.
+
+Two networks per model can be exported, both exact:
+
+- the RegNet form (default): a sampled RegNet as it is; an AnyNet model as the quantized linear rule fitted to its
+  per-block widths among the valid RegNets with its number of stages, given its strides stage by stage (so the
+  stages and the total stride are the studied model's). A model without one (no valid rule with that many stages,
+  or R/V blocks) is exported as studied, with a note saying why;
+- the studied network itself (as_studied): explicit per-stage lists.
+
+Each library's form of a network and whether it is exact come from anynet.libraries.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.fit import block_widths, fit_rule
+from analysis.fit import RuleFit, block_widths, fit_rules
 from analysis.load import load_sweeps
 from analysis.stats import AnalysisError
 from anynet.errors import SpecError
+from anynet.libraries import Check, LibraryForm, check, library_form
 from anynet.model import complexity
-from anynet.spec import AnyNetSpec
+from anynet.spec import BOTTLENECK, AnyNetSpec
 
 FORMATS = ("json", "yaml", "pycls", "timm", "torchvision")
+LIBRARY = {"json": "anynet", "yaml": "anynet", "pycls": "pycls", "timm": "timm", "torchvision": "torchvision"}
 CONTEXT = ("stem_type", "stem_w", "se_r", "num_classes", "in_channels", "resolution")
-STRIDE_NOTE = "pycls, timm and torchvision use stride 2 in every stage; this model was studied with strides {}"
 
 
 def top_models(sweep_dir: str | Path, top: int) -> pd.DataFrame:
@@ -34,6 +49,15 @@ def top_models(sweep_dir: str | Path, top: int) -> pd.DataFrame:
     return ok.nsmallest(top, "error")
 
 
+@dataclass(frozen=True)
+class RegNetForm:
+    """A studied model's RegNet form: the spec (the studied strides, stem, head), where it came from, its e_fit."""
+
+    spec: AnyNetSpec
+    source: str  # "sampled" (the model is this RegNet) or "fitted"
+    e_fit: float | None  # mean |log(w_hat_j / w_j)| over the blocks, for a fitted rule
+
+
 def _most_blocks(values: list, depths: list[int]) -> Any:
     """The value that the most blocks use (a per-stage list collapsed to one RegNet value)."""
     counts: Counter = Counter()
@@ -42,81 +66,164 @@ def _most_blocks(values: list, depths: list[int]) -> Any:
     return counts.most_common(1)[0][0]
 
 
-def regnet_config(row: pd.Series) -> dict[str, Any]:
-    """One exported config: RegNet parameters, where they came from, what the model measured and where."""
-    spec = row.spec
-    if not spec.get("group_ws"):
-        raise AnalysisError(f"model {row.id}: {spec['block_type']} models have no RegNet form (X/Y bottleneck only)")
-    if spec.get("regnet"):
-        params, source, e_fit = dict(spec["regnet"]), "sampled", None
-    else:
-        fit = fit_rule(block_widths(spec))
-        params = {"depth": sum(spec["depths"]), "w0": fit.w0, "wa": round(fit.wa, 3), "wm": round(fit.wm, 4),
-                  "group_w": _most_blocks(spec["group_ws"], spec["depths"]),
-                  "bot_mul": _most_blocks(spec["bot_muls"], spec["depths"]), "q": 8}  # fmt: skip
-        source, e_fit = "fitted", round(fit.e_fit, 5)
-    context = {k: spec[k] for k in CONTEXT}
-    try:
-        regnet = AnyNetSpec.from_dict({"regnet": params, **context})
-        k = regnet.num_stages  # the studied model's strides, stage by stage (2 where the RegNet has more stages)
-        regnet = replace(regnet, strides=tuple((list(spec["strides"]) + [2] * k)[:k]))
-    except SpecError as e:
-        raise AnalysisError(f"model {row.id}: its fitted rule is not a valid RegNet ({e})") from None
-    cx = complexity(regnet)
+def regnet_forms(specs: Sequence[Mapping[str, Any]]) -> list[RegNetForm | str]:
+    """Each studied spec's RegNet form, or a string saying why it has none (AnyNet models are fitted together)."""
+    forms: list[RegNetForm | str | None] = [None] * len(specs)
+    fitted = []
+    for i, spec in enumerate(specs):
+        if spec["block_type"] != BOTTLENECK:
+            forms[i] = f"{spec['block_type']} models have no RegNet form (X/Y bottleneck blocks only)"
+        elif spec.get("regnet"):
+            forms[i] = RegNetForm(AnyNetSpec.from_dict(spec), "sampled", None)
+        else:
+            fitted.append(i)
+    if fitted:
+        widths = [block_widths(specs[i]) for i in fitted]
+        fits = fit_rules(widths, [len(specs[i]["depths"]) for i in fitted])
+        for i, fit in zip(fitted, fits):
+            forms[i] = _fitted(specs[i], fit)
+    return forms
+
+
+def _fitted(spec: Mapping[str, Any], fit: RuleFit) -> RegNetForm | str:
+    """The fitted rule as a RegNet spec with the studied stages and strides (wa, wm rounded where that keeps it)."""
+    k, d = len(spec["depths"]), sum(spec["depths"])
+    if not math.isfinite(fit.e_fit):
+        return f"no valid RegNet rule has {k} stages at depth {d}"
+    group_w, bot_mul = (_most_blocks(spec[key], spec["depths"]) for key in ("group_ws", "bot_muls"))
+    params = {"depth": d, "w0": fit.w0, "group_w": group_w, "bot_mul": bot_mul, "q": 8}
+    context = {key: spec[key] for key in CONTEXT}
+    for wa, wm in ((round(fit.wa, 3), round(fit.wm, 4)), (fit.wa, fit.wm)):
+        try:
+            regnet = AnyNetSpec.from_dict({"regnet": {**params, "wa": wa, "wm": wm}, **context})
+        except SpecError:
+            continue
+        if regnet.num_stages == k:
+            regnet = replace(regnet, strides=tuple(spec["strides"]))
+            log_ratio = np.log(block_widths(regnet.to_dict())) - np.log(block_widths(spec))
+            return RegNetForm(regnet, "fitted", float(np.abs(log_ratio).mean()))
+    return f"its fitted rule (w0 {fit.w0}, wa {fit.wa:.3f}, wm {fit.wm:.4f}) is no valid RegNet with {k} stages"
+
+
+def _config(row: pd.Series, spec: AnyNetSpec, source: str, e_fit: float | None, note: str | None) -> dict[str, Any]:
+    """One exported config: the network, where it came from, which libraries build it, what the model measured."""
+    libraries = {}
+    for library in ("pycls", "timm", "torchvision"):
+        libraries[library] = library_form(spec, library, source == "studied").differs or "exact"
+    measured = {"error": float(row.error), "flops": int(row.flops), "params": int(row.params), "acts": int(row.acts)}
     return {
-        "name": f"{row.sweep}-{row.id}", "source": source, "e_fit": e_fit, "regnet": params, **context,
-        "strides": list(regnet.strides), "stage_depths": list(regnet.depths), "stage_widths": list(regnet.widths),
-        "spec": regnet.to_dict(),
-        "measured": {"error": float(row.error), "flops": int(row.flops), "params": int(row.params),
-                     "acts": int(row.acts)},
-        "regnet_complexity": cx._asdict(), "sweep": row.sweep, "trial": int(row.id),
-    }  # fmt: skip
+        "name": f"{row.sweep}-{row.id}",
+        "source": source,
+        "e_fit": None if e_fit is None else round(e_fit, 5),
+        "note": note,
+        "regnet": spec.regnet.to_dict() if spec.regnet else None,
+        **{key: getattr(spec, key) for key in CONTEXT},
+        "strides": list(spec.strides),
+        "stage_depths": list(spec.depths),
+        "stage_widths": list(spec.widths),
+        "libraries": libraries,
+        "spec": spec.to_dict(),
+        "measured": measured,
+        "regnet_complexity": complexity(spec)._asdict(),  # the exported network's (named for the RegNet form)
+        "sweep": row.sweep,
+        "trial": int(row.id),
+    }
 
 
-def render(configs: list[dict[str, Any]], fmt: str) -> str:
-    """The configs as text in one of FORMATS."""
+def regnet_config(row: pd.Series) -> dict[str, Any]:
+    """One model's RegNet form as a config; AnalysisError saying why where it has none."""
+    form = regnet_forms([row.spec])[0]
+    if isinstance(form, str):
+        raise AnalysisError(f"model {row.id}: {form}; anynet export --as-studied exports it as studied")
+    return _config(row, form.spec, form.source, form.e_fit, None)
+
+
+def model_configs(rows: pd.DataFrame, as_studied: bool = False) -> list[dict[str, Any]]:
+    """Each model's RegNet form (a model without one as studied, with a note why), or each as studied."""
+    forms: list[RegNetForm | str | None] = [None] * len(rows) if as_studied else regnet_forms(list(rows.spec))
+    configs = []
+    for (_, row), form in zip(rows.iterrows(), forms):
+        if isinstance(form, RegNetForm):
+            configs.append(_config(row, form.spec, form.source, form.e_fit, None))
+        else:
+            note = None if form is None else f"no RegNet form: {form}; exported as studied (explicit stages)"
+            configs.append(_config(row, AnyNetSpec.from_dict(row.spec), "studied", None, note))
+    return configs
+
+
+def config_form(config: Mapping[str, Any], fmt: str) -> LibraryForm:
+    """The config's network in the library of format `fmt`."""
+    spec = AnyNetSpec.from_dict(config["spec"])
+    return library_form(spec, LIBRARY[fmt], explicit=config["source"] == "studied")
+
+
+def _describe(config: Mapping[str, Any]) -> str:
+    what = {"sampled": "sampled RegNet", "studied": "as studied", "fitted": f"fitted RegNet, e_fit {config['e_fit']}"}
+    return f"{config['name']} (error {config['measured']['error']:.2f}%): {what[config['source']]}"
+
+
+def _refusal(config: Mapping[str, Any], fmt: str, form: LibraryForm) -> str:
+    """One line: what the library cannot express, and where the network is exact instead."""
+    exact = [lib for lib, said in config["libraries"].items() if said == "exact" and lib != LIBRARY[fmt]]
+    where = f"exact in {', '.join(exact)} and anynet json/yaml" if exact else "exact in anynet json/yaml"
+    anyway = "" if form.args is None else "; --approximate exports it anyway"
+    return f"--format {fmt}: {config['name']}: {form.differs} ({where}{anyway})"
+
+
+def _snippet(config: Mapping[str, Any], fmt: str, form: LibraryForm) -> str:
+    if form.args is None:
+        raise AnalysisError(_refusal(config, fmt, form))
+    said = f"# built exactly by {form.library}" if form.exact else f"# NOT exact in {form.library}: {form.differs}"
+    return f"# {_describe(config)}\n{said}\n{form.python}"
+
+
+def render(configs: list[dict[str, Any]], fmt: str, python: bool = False) -> str:
+    """The configs as text in one of FORMATS (python: the code that builds each, configs separated by `# ---`).
+    A config the library does not build exactly carries the line that says what differs."""
     if fmt not in FORMATS:
         raise AnalysisError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    forms = [config_form(c, fmt) for c in configs]
+    if python:
+        return "\n# ---\n".join(_snippet(c, fmt, f) for c, f in zip(configs, forms))
     if fmt == "json":
         return json.dumps({"configs": configs}, indent=2) + "\n"
     if fmt == "yaml":
         return yaml.safe_dump({"configs": configs}, sort_keys=False)
-    docs = [_foreign(c, fmt) for c in configs]
     if fmt == "pycls":
-        return "---\n".join(f"# {c['name']}: error {c['measured']['error']:.2f}%{_stride_note(c, '; ')}\n"
-                             + yaml.safe_dump(d, sort_keys=False) for c, d in zip(configs, docs))  # fmt: skip
-    return json.dumps(docs, indent=2) + "\n"
+        docs = []
+        for c, f in zip(configs, forms):
+            said = f"# pycls {f.form.upper()} form, exact" if f.exact else f"# NOT exact in pycls: {f.differs}"
+            docs.append(f"# {_describe(c)}\n{said}\n" + yaml.safe_dump(f.args, sort_keys=False))
+        return "---\n".join(docs)
+    items = []
+    for c, f in zip(configs, forms):
+        items.append({"name": c["name"], "error": c["measured"]["error"], "differs": f.differs, **(f.args or {})})
+    return json.dumps(items, indent=2) + "\n"
 
 
-def _stride_note(c: dict[str, Any], prefix: str = "") -> str:
-    return "" if set(c["strides"]) == {2} else prefix + STRIDE_NOTE.format("-".join(map(str, c["strides"])))
+def export(
+    sweep_dir: str | Path,
+    top: int = 1,
+    fmt: str = "yaml",
+    *,
+    as_studied: bool = False,
+    python: bool = False,
+    approximate: bool = False,
+) -> tuple[list[dict[str, Any]], str]:
+    """The best `top` models of a sweep as configs, and their text in `fmt` (or the Python that builds each).
+
+    A model that the format's library cannot build exactly is refused (AnalysisError, one line naming what
+    differs), unless approximate, where the library builds something close; its text then says what differs."""
+    if fmt not in FORMATS:
+        raise AnalysisError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    configs = model_configs(top_models(sweep_dir, top), as_studied)
+    for config in configs:
+        form = config_form(config, fmt)
+        if form.differs and (form.args is None or not approximate):
+            raise AnalysisError(_refusal(config, fmt, form))
+    return configs, render(configs, fmt, python)
 
 
-def _foreign(c: dict[str, Any], fmt: str) -> dict[str, Any]:
-    r = c["regnet"]
-    if fmt == "pycls":
-        return {
-            "MODEL": {"TYPE": "regnet", "NUM_CLASSES": c["num_classes"]},
-            "REGNET": {"DEPTH": r["depth"], "W0": r["w0"], "WA": r["wa"], "WM": r["wm"], "GROUP_W": r["group_w"],
-                       "BOT_MUL": r["bot_mul"], "SE_ON": c["se_r"] > 0, "SE_R": c["se_r"],
-                       "STEM_TYPE": c["stem_type"], "STEM_W": c["stem_w"]},
-            "TRAIN": {"IM_SIZE": c["resolution"]},
-        }  # fmt: skip
-    if fmt == "timm":
-        if len(c["stage_widths"]) != 4:
-            raise AnalysisError(
-                f"--format timm: {c['name']} has {len(c['stage_widths'])} stages; timm's RegNet always builds 4, so "
-                "it would be another network (use pycls, torchvision or yaml)"
-            )
-        return {"depth": r["depth"], "w0": r["w0"], "wa": r["wa"], "wm": r["wm"], "group_size": r["group_w"],
-                "bottle_ratio": r["bot_mul"], "se_ratio": c["se_r"], "stem_width": c["stem_w"]}  # fmt: skip
-    note = ("torchvision's BlockParams.from_init_params rounds widths differently from pycls; its stage widths may "
-            f"differ from {c['stage_widths']}") + _stride_note(c, ". ")  # fmt: skip
-    return {"depth": r["depth"], "w_0": r["w0"], "w_a": r["wa"], "w_m": r["wm"], "group_width": r["group_w"],
-            "bottleneck_multiplier": r["bot_mul"], "se_ratio": c["se_r"], "note": note}  # fmt: skip
-
-
-def export(sweep_dir: str | Path, top: int = 1, fmt: str = "yaml") -> tuple[list[dict[str, Any]], str]:
-    """The best `top` models of a sweep as RegNet configs, and their text in `fmt`."""
-    configs = [regnet_config(row) for _, row in top_models(sweep_dir, top).iterrows()]
-    return configs, render(configs, fmt)
+def check_exports(configs: list[dict[str, Any]], fmt: str, flops: bool = True) -> list[Check]:
+    """Build each config in the library of `fmt` (which must be installed) and compare it with anynet's count."""
+    return [check(AnyNetSpec.from_dict(c["spec"]), config_form(c, fmt), flops) for c in configs]

@@ -7,6 +7,10 @@ For widths w_j (j < d), find (w0, wa, wm) minimizing e_fit = mean_j |log(w_hat_j
 improvement and narrowed by half when none, 8 rounds. Only parameter sets whose quantization skips no stage index
 within the model's depth are candidates. Also reported: the continuous line's fit, mean |log(u_j/w_j)|.
 
+Given a number of stages k (fit_rules(..., stages=)), only valid RegNets with exactly k stages at the model's depth
+are candidates: no stage index skipped, no two stage indices quantized to one width (pycls's num_stages ==
+max_stage), and k distinct widths. An export fitted this way keeps the studied model's stages (and its strides).
+
 Vectorized over models: the grid's stage indices are computed once at the largest depth (a shorter model reads the
 prefix), models of one depth are scored together, and their (model, start) pairs are refined together. A grid's
 log widths come from a table of its (w0, wm, s) values, so no logarithm is taken per block and candidate.
@@ -35,13 +39,14 @@ class RuleFit:
     w0: int
     wa: float
     wm: float
-    e_fit: float  # mean |log(w_hat / w)| of the quantized rule
+    e_fit: float  # mean |log(w_hat / w)| of the quantized rule; inf where no candidate rule was valid
     e_cont: float  # mean |log(u / w)| of the continuous line at the same (w0, wa)
 
 
 class _Grid:
     """The rule over a product grid w0 (..., I, 1, 1) x wa (..., 1, A, 1) x wm (..., 1, 1, M), for blocks j < depth:
-    log quantized widths (..., I*A*M, depth) and the first block whose stage index skips one (depth if none)."""
+    log quantized widths (..., I*A*M, depth), stage indices, the first block whose stage index skips one and the
+    first block that skips one or whose new stage index quantizes to the previous width (depth if none)."""
 
     def __init__(self, depth: int, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray):
         shape = np.broadcast_shapes(w0.shape, wa.shape, wm.shape)
@@ -51,14 +56,31 @@ class _Grid:
         ss = ss.astype(np.intp)
         table = np.log(stage_widths(w0[..., :1, :, None], wm[..., :1, :, None], np.arange(ss.max() + 1), Q))
         self.log_q = np.take_along_axis(table, ss, axis=-1).reshape(*shape[:-3], -1, depth)
-        skips = np.diff(ss, axis=-1) > 1
-        self.first_skip = np.where(skips.any(-1), skips.argmax(-1) + 1, depth).reshape(*shape[:-3], -1)
+        steps = np.diff(ss, axis=-1)
+        self.first_skip = _first(steps > 1, depth).reshape(*shape[:-3], -1)
+        merges = (steps == 1) & (np.diff(self.log_q.reshape(*ss.shape), axis=-1) == 0)
+        self.first_bad = np.minimum(self.first_skip, _first(merges, depth).reshape(*shape[:-3], -1))
+        self.ss = ss.astype(np.int16).reshape(*shape[:-3], -1, depth)
+
+    def valid(self, d: int, k: int | None) -> np.ndarray:
+        """Which candidates are valid for a model of d blocks: no skipped stage index within them, and when k is
+        given, a valid RegNet (no merged stages either) with exactly k stages."""
+        if k is None:
+            return self.first_skip >= d
+        return (self.first_bad >= d) & (self.ss[..., d - 1] == k - 1)
 
 
-def _errors(log_q: np.ndarray, first_skip: np.ndarray, log_w: np.ndarray) -> np.ndarray:
+def _first(mask: np.ndarray, depth: int) -> np.ndarray:
+    """The block after the first True step along the last axis (depth where none, as for a single block)."""
+    if mask.shape[-1] == 0:
+        return np.full(mask.shape[:-1], depth)
+    return np.where(mask.any(-1), mask.argmax(-1) + 1, depth)
+
+
+def _errors(log_q: np.ndarray, valid: np.ndarray, log_w: np.ndarray) -> np.ndarray:
     """e_fit of candidates log_q (..., C, d) against models' log widths (..., d): (..., C), inf where invalid."""
     err = np.abs(log_q - log_w[..., None, :]).mean(axis=-1)
-    return np.where(first_skip >= log_w.shape[-1], err, np.inf)
+    return np.where(valid, err, np.inf)
 
 
 def _smallest(row: np.ndarray, k: int) -> np.ndarray:
@@ -68,13 +90,15 @@ def _smallest(row: np.ndarray, k: int) -> np.ndarray:
     return idx[np.lexsort((idx, row[idx]))][:k]
 
 
-def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray) -> np.ndarray:
+def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray, k: int | None) -> np.ndarray:
     """The STARTS best grid indices per model (m, STARTS); a model's w0 range ends at its own largest width."""
     d = log_w.shape[1]
     log_q = np.ascontiguousarray(grid.log_q[:, :d])
+    valid = grid.valid(d, k)
     step = max(1, BLOCK // (len(log_w) * d))
-    err = np.concatenate([_errors(log_q[lo:lo + step], grid.first_skip[lo:lo + step], log_w)
-                          for lo in range(0, len(log_q), step)], axis=1)  # fmt: skip
+    err = np.concatenate(
+        [_errors(log_q[lo : lo + step], valid[lo : lo + step], log_w) for lo in range(0, len(log_q), step)], axis=1
+    )
     err[grid.params[0][None, :] > Q * np.ceil(top[:, None] / Q)] = np.inf
     return np.stack([_smallest(row, STARTS) for row in err])
 
@@ -89,8 +113,8 @@ def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, de
     return w0_local[:, :, None, None], wa_local[:, None, :, None], wm_local[:, None, None, :]
 
 
-def _refine(log_w: np.ndarray, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
-    """ROUNDS of local search for (model, start) pairs at once (flat arrays, P = models x STARTS)."""
+def _refine(log_w: np.ndarray, k: int | None, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
+    """ROUNDS of local search for (model, start) pairs at once (flat arrays, P = models x STARTS), k stages if given."""
     owner = np.repeat(np.arange(len(log_w)), STARTS)
     ratio, delta = np.full(len(w0), 1.25), np.full(len(w0), 0.05)
     step = max(1, BLOCK // (5 * 22 * 21 * log_w.shape[1]))
@@ -98,7 +122,7 @@ def _refine(log_w: np.ndarray, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
         for lo in range(0, len(w0), step):
             part = slice(lo, lo + step)
             grid = _Grid(log_w.shape[1], *_local(w0[part], wa[part], wm[part], ratio[part], delta[part]))
-            local = _errors(grid.log_q, grid.first_skip, log_w[owner[part]])
+            local = _errors(grid.log_q, grid.valid(log_w.shape[1], k), log_w[owner[part]])
             i = local.argmin(axis=1)
             found = np.take_along_axis(local, i[:, None], axis=1)[:, 0]
             better = found < err[part]
@@ -110,23 +134,27 @@ def _refine(log_w: np.ndarray, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
     return w0, wa, wm, err
 
 
-def fit_rules(widths: Sequence[Sequence[int]]) -> list[RuleFit]:
-    """The quantized linear rule that best explains each model's per-block widths (models fitted together)."""
+def fit_rules(widths: Sequence[Sequence[int]], stages: Sequence[int | None] | None = None) -> list[RuleFit]:
+    """The quantized linear rule that best explains each model's per-block widths (models fitted together); where
+    stages gives a model's number of stages, among the valid RegNets with that many stages only."""
     ws = [np.asarray(w, dtype=float) for w in widths]
     if not ws or min(len(w) for w in ws) < 1:
         raise ValueError("fit_rules needs at least one model, each with at least one block")
+    ks = list(stages) if stages is not None else [None] * len(ws)
+    if len(ks) != len(ws) or any(k is not None and not 1 <= k <= len(w) for k, w in zip(ks, ws)):
+        raise ValueError("fit_rules: stages needs one count per model, each between 1 and the model's blocks")
     top = max(w.max() for w in ws)
     w0_grid = np.arange(Q, Q * np.ceil(top / Q) + 1, Q)
     grid = _Grid(max(map(len, ws)), w0_grid[:, None, None], WA_GRID[None, :, None], WM_GRID[None, None, :])
     fits: list[RuleFit | None] = [None] * len(ws)
-    for d in sorted({len(w) for w in ws}):
-        members = [i for i, w in enumerate(ws) if len(w) == d]
+    for d, k in sorted({(len(w), k) for w, k in zip(ws, ks)}, key=lambda dk: (dk[0], dk[1] or 0)):
+        members = [i for i, (w, k_i) in enumerate(zip(ws, ks)) if len(w) == d and k_i == k]
         log_w = np.log(np.stack([ws[i] for i in members]))
-        starts = _starts(grid, log_w, np.array([ws[i].max() for i in members])).ravel()
+        starts = _starts(grid, log_w, np.array([ws[i].max() for i in members]), k).ravel()
         w0, wa, wm = (p[starts].astype(float) for p in grid.params)
         owners = log_w[np.repeat(np.arange(len(members)), STARTS)]
-        err = _errors(grid.log_q[starts, None, :d], grid.first_skip[starts, None], owners)[:, 0]
-        w0, wa, wm, err = _refine(log_w, w0, wa, wm, err)
+        err = _errors(grid.log_q[starts, None, :d], grid.valid(d, k)[starts, None], owners)[:, 0]
+        w0, wa, wm, err = _refine(log_w, k, w0, wa, wm, err)
         best = np.argmin(err.reshape(-1, STARTS), axis=1) + STARTS * np.arange(len(members))
         e_cont = np.abs(np.log(np.arange(d) * wa[best, None] + w0[best, None]) - log_w).mean(axis=1)
         for k, i in enumerate(members):
@@ -135,9 +163,9 @@ def fit_rules(widths: Sequence[Sequence[int]]) -> list[RuleFit]:
     return fits
 
 
-def fit_rule(widths: Sequence[int]) -> RuleFit:
-    """The quantized linear rule that best explains one model's per-block widths."""
-    return fit_rules([widths])[0]
+def fit_rule(widths: Sequence[int], stages: int | None = None) -> RuleFit:
+    """The quantized linear rule that best explains one model's per-block widths (with that many stages, if given)."""
+    return fit_rules([widths], [stages])[0]
 
 
 def with_fits(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.stats import AnalysisError
+from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder, load_results
 
 # Columns that describe a model's shape, in the order plots show them (those present in a sweep are used).
@@ -21,6 +22,14 @@ class Sweeps:
 
     frame: pd.DataFrame
     names: list[str]
+    recipes: dict[str, str]  # sweep name -> its recipe in words
+
+    def by_recipe(self) -> dict[str, list[str]]:
+        """The sweeps grouped by their recipe (in words)."""
+        groups: dict[str, list[str]] = {}
+        for name in self.names:
+            groups.setdefault(self.recipes[name], []).append(name)
+        return groups
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -39,18 +48,26 @@ class Sweeps:
         return [c for c in SHAPE if c in rows and rows[c].notna().all() and rows[c].nunique() > 1]
 
 
-def load_sweeps(dirs: list[str | Path], names: list[str] | None = None) -> Sweeps:
-    """Read the sweep folders (possibly still running: what is recorded so far). Names default to each sweep's."""
+def sweep_names(dirs: list[str | Path], names: list[str] | None = None) -> list[str]:
+    """The label of each sweep folder: `names` if given, else each sweep's own name (made unique)."""
     if names is not None and len(names) != len(dirs):
         raise AnalysisError(f"--names: {len(names)} names for {len(dirs)} sweep folders")
-    frames, labels = [], []
+    labels: list[str] = []
     for i, d in enumerate(dirs):
         label = names[i] if names else SweepFolder(d).settings().get("name", Path(d).name)
-        if label in labels:
-            label = f"{label} ({i + 1})"
+        labels.append(f"{label} ({i + 1})" if label in labels else label)
+    return labels
+
+
+def load_sweeps(dirs: list[str | Path], names: list[str] | None = None) -> Sweeps:
+    """Read the sweep folders (possibly still running: what is recorded so far). Names default to each sweep's."""
+    labels = sweep_names(dirs, names)
+    frames, recipes = [], {}
+    for d, label in zip(dirs, labels):
         frame = load_results(d)
         if frame.empty:
             raise AnalysisError(f"{d}: no finished models recorded yet")
         frames.append(frame.assign(sweep=label))
-        labels.append(label)
-    return Sweeps(pd.concat(frames, ignore_index=True), labels)
+        recipe = SweepFolder(d).settings().get("config", {}).get("recipe")
+        recipes[label] = Recipe.from_dict(recipe).describe() if recipe else "an unrecorded recipe"
+    return Sweeps(pd.concat(frames, ignore_index=True), labels, recipes)

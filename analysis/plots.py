@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.fit import block_widths  # noqa: E402
 from anynet.regnet import rule_widths  # noqa: E402
-from analysis.stats import Bootstrap, edf  # noqa: E402
+from analysis.stats import Bootstrap, edf, edf_band  # noqa: E402
 
 DPI = 100
 SIZE = (720, 450)  # pixels of every figure
@@ -43,20 +43,22 @@ def _save(fig, path: Path) -> Path:
 
 
 def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path, title: str,
-             xlabel: str = "top-1 error (%)") -> Path:  # fmt: skip
-    """Overlay of EDFs (of errors, or of another value such as e_fit); curves maps a sweep's name to (values,
-    weights or None)."""
+             xlabel: str = "top-1 error (%)", seed: int = 0) -> Path:  # fmt: skip
+    """Overlay of EDFs (of errors, or of another value such as e_fit), each with its shaded 95% bootstrap band
+    (stats.edf_band, seeded); curves maps a sweep's name to (values, weights or None)."""
     fig, ax = _figure()
     for name, (errors, weights) in curves.items():
         w = np.full(len(errors), 1 / len(errors)) if weights is None else weights / weights.sum()
         x = np.sort(errors)
         y = edf(errors, x, w)
         mean = float(np.average(errors, weights=w))
-        ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
-                label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")  # fmt: skip
+        line = ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
+                       label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")[0]  # fmt: skip
+        low, high = edf_band(errors, x, weights, seed=seed)
+        ax.fill_between(x, low, high, step="post", color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set(xlabel=xlabel, ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, title="shaded: 95% bootstrap band", title_fontsize=8)
     return _save(fig, path)
 
 
@@ -104,4 +106,18 @@ def search_plot(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     ax.set(xlabel="models tried at random (m)", ylabel="best top-1 error (%)", title="random-search efficiency")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def fidelity_plot(models: pd.DataFrame, factor: float, path: Path, title: str) -> Path:
+    """Each re-run model's error at the brief budget (x) against its error at factor x the budget (filled) and
+    re-seeded at the brief budget (hollow), one colour per sweep."""
+    fig, ax = _figure()
+    for i, (name, rows) in enumerate(models.groupby("sweep", sort=False)):
+        color = f"C{i}"
+        ax.scatter(rows.brief, rows.long, color=color, s=28, label=f"{name}: {factor:g}x budget (n={len(rows)})")
+        ax.scatter(rows.brief, rows.reseed, facecolors="none", edgecolors=color, s=28, label=f"{name}: re-seeded")
+    ax.set(xlabel="error at the brief budget (%)", ylabel="error when trained again (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)

@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
+from analysis.fidelity import analyse, describe, load_fidelity
 from analysis.fit import with_fits
 from analysis.load import Sweeps, load_sweeps
 from analysis.stats import (
     AnalysisError, bootstrap_best, ks_test, most_bins, normalized_weights, search_efficiency, shared_range,
 )  # fmt: skip
+from analysis.verdict import Verdict, verdict
 
 METRICS = ("flops", "params", "acts")
 
@@ -27,6 +29,8 @@ class Report:
     table: pd.DataFrame
     figures: list[Path]
     bins: int | None = None  # of the normalized EDF, when there is one
+    verdict: tuple[str, ...] = ()  # the answer in words (analysis.verdict)
+    fidelity: tuple[str, ...] = ()  # the fidelity check's lines, where the sweeps have re-runs
 
     @property
     def html(self) -> Path:
@@ -50,12 +54,15 @@ def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = 
     weights, bins = _normalized(sweeps, normalize, bins) if normalize else ({}, bins)
     fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
     boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
-    table = _table(sweeps, boots, weights).assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
+    said = verdict({n: sweeps.errors(n).to_numpy() for n in sweeps.names}, _measured(sweeps), seed=seed)
+    table = _table(sweeps, boots, weights, said)
+    table = table.assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
     figures = _figures(sweeps, fitted, boots, weights, normalize, bins, out, seed)
+    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps.names, out, seed, figures))
     table.to_csv(out / "table.csv", index=False)
-    (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize))
-    (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins))
-    return Report(out, table, figures, bins if normalize else None)
+    (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize, said, context))
+    (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins, said, context))
+    return Report(out, table, figures, bins if normalize else None, tuple(said.headline), tuple(context.fidelity))
 
 
 def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> tuple[dict[str, np.ndarray], int]:
@@ -72,7 +79,42 @@ def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> tuple[dict[str
     return out, bins
 
 
-def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.DataFrame:
+def budget_lines(sweeps: Sweeps) -> list[str]:
+    """What the errors are: each distinct recipe's budget, the images a model saw (as a fraction of an epoch where
+    the records know the training set's size), and what such errors are not."""
+    lines = []
+    for recipe, names in sweeps.by_recipe().items():
+        rows = sweeps.ok[sweeps.ok.sweep.isin(names)]
+        images = rows.images.astype(float)
+        epochs = (images / rows.train_size.astype(float)).dropna() if "train_size" in rows else pd.Series([])
+        seen = f"{images.min():,.0f}-{images.max():,.0f} training images per model (median {images.median():,.0f}"
+        seen += f", {epochs.median():.2f} epoch)" if len(epochs) else ")"
+        lines.append(f"Errors of {', '.join(names)}: after a brief training of {recipe}; {seen}.")
+    lines.append("They rank shapes by how fast they learn under one shared recipe and equal compute; they are not the "
+                 "errors these networks reach when trained to convergence, which are lower (the fidelity check below "
+                 "says how well the ranking holds at a longer budget, where one was run).")  # fmt: skip
+    return lines
+
+
+def _fidelity(dirs: list[str | Path], names: list[str], out: Path, seed: int, figures: list[Path]) -> list[str]:
+    """The fidelity check's lines (and its scatter figure, appended to figures) where the sweeps have re-runs."""
+    models = load_fidelity(dirs, names)
+    if len(models) < 3 or models.factor.nunique() > 1:
+        return []
+    result = analyse(models, seed=seed)
+    figures.append(plots.fidelity_plot(models, result.factor, out / "fidelity.png",
+                                       f"fidelity: brief vs {result.factor:g}x budget and re-seeded"))  # fmt: skip
+    return describe(result)
+
+
+def _measured(sweeps: Sweeps) -> dict[str, str]:
+    """Which error each sweep selects on: the validation error where it has a split, else the test error."""
+    ok = sweeps.ok
+    return {n: "validation" if ok[ok.sweep == n].val_error.notna().all() else "test" for n in sweeps.names}
+
+
+def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray], said: Verdict) -> pd.DataFrame:
+    p_holm = {frozenset((pair.better, pair.worse)): pair.p_holm for pair in said.pairs}
     rows = []
     for name in sweeps.names:
         errors = sweeps.errors(name).to_numpy()
@@ -85,6 +127,7 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.Da
                 continue
             plain = ks_test(errors, sweeps.errors(other).to_numpy())
             row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = plain.statistic, plain.pvalue
+            row[f"p_holm_vs_{other}"] = p_holm[frozenset((name, other))]
             if weights:
                 norm = ks_test(errors, sweeps.errors(other).to_numpy(), weights[name], weights[other])
                 row[f"ks_norm_vs_{other}"], row[f"p_norm_vs_{other}"] = norm.statistic, norm.pvalue
@@ -95,16 +138,16 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray]) -> pd.Da
 def _figures(sweeps: Sweeps, fitted: dict[str, pd.DataFrame], boots: dict, weights: dict, normalize: str | None,
              bins: int, out: Path, seed: int) -> list[Path]:  # fmt: skip
     curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
-    figures = [plots.edf_plot(curves, out / "edf.png", "error EDF")]
+    figures = [plots.edf_plot(curves, out / "edf.png", "error EDF", seed=seed)]
     if normalize:
         norm = {n: (sweeps.errors(n).to_numpy(), weights[n]) for n in sweeps.names}
-        figures.append(plots.edf_plot(norm, out / f"edf_{normalize}.png",
-                                      f"error EDF, normalized by {normalize} ({bins} bins)"))  # fmt: skip
+        title = f"error EDF, normalized by {normalize} ({bins} bins)"
+        figures.append(plots.edf_plot(norm, out / f"edf_{normalize}.png", title, seed=seed))
     search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
     figures.append(plots.search_plot(search, out / "search.png"))
     e_fits = {n: (fitted[n].e_fit.to_numpy(), None) for n in sweeps.names}
     figures.append(plots.edf_plot(e_fits, out / "e_fit.png", "fit to the quantized linear rule (e_fit)",
-                                  xlabel="e_fit, mean |log(w_hat / w)|"))  # fmt: skip
+                                  xlabel="e_fit, mean |log(w_hat / w)|", seed=seed))  # fmt: skip
     for i, name in enumerate(sweeps.names, 1):
         rows = fitted[name]
         figures.append(plots.widths_plot(rows, out / f"s{i}_widths.png",
@@ -115,8 +158,23 @@ def _figures(sweeps: Sweeps, fitted: dict[str, pd.DataFrame], boots: dict, weigh
     return figures
 
 
-def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None) -> str:
-    lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", ""]
+@dataclass(frozen=True)
+class Context:
+    """What the errors rest on: the budget's lines, and the fidelity check's (empty where none was run)."""
+
+    budget: list[str]
+    fidelity: list[str]
+
+
+def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None, said: Verdict,
+             context: Context) -> str:  # fmt: skip
+    lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", "", "## Verdict", ""]
+    lines += [f"- {line}" for line in said.headline] + [""] + [f"- {line}" for line in said.details]
+    lines += ["", "## What the errors are", ""] + [f"- {line}" for line in context.budget]
+    if context.fidelity:
+        lines += ["", "## Fidelity: does the brief budget rank models as a longer one does?", "", "```"]
+        lines += [*context.fidelity, "```"]
+    lines += ["", "## Details", ""]
     for _, row in table.iterrows():
         lines.append(f"- **{row.sweep}**: {row.ok} models ok ({row.not_ok} not), error min {row.min_error:.2f}% "
                      f"(bootstrap 95%: {row.min_error_low:.2f}-{row.min_error_high:.2f}), mean {row.mean_error:.2f}%, "
@@ -141,7 +199,10 @@ def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:6px 0}.grid{display:grid;
-grid-template-columns:1fr 1fr;gap:8px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}"""
+grid-template-columns:1fr 1fr;gap:8px}h2{border-bottom:1px solid #ddd;padding-bottom:4px}
+.verdict{background:#f6f8fa;border-left:4px solid #4a7;padding:6px 12px 6px 28px}.verdict li{margin:3px 0}
+.details{font-size:13px;color:#444}.matrix{font-size:13px}.matrix th{overflow-wrap:anywhere}
+.matrix span{white-space:nowrap}pre{white-space:pre-wrap;font-size:13px}"""
 
 
 def _img(path: Path) -> str:
@@ -149,16 +210,67 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _sweep_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-sweep columns of the table, errors to 2 decimals, the best error with its bootstrap interval."""
+    best = [f"{low:.2f}-{high:.2f}" for low, high in zip(table.min_error_low, table.min_error_high)]
+    return pd.DataFrame(
+        {
+            "sweep": table.sweep,
+            "ok": table.ok,
+            "not ok": table.not_ok,
+            "min error": table.min_error.map("{:.2f}".format),
+            "best error, 95% bootstrap": best,
+            "mean error": table.mean_error.map("{:.2f}".format),
+            "median error": table.median_error.map("{:.2f}".format),
+            "median e_fit": table.median_e_fit.map("{:.3g}".format),
+        }
+    )
+
+
+def _list(lines: list[str], css_class: str) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"<ul class='{css_class}'>{items}</ul>" if lines else ""
+
+
+def _matrix(table: pd.DataFrame, kind: str = "") -> str:
+    """The pairwise KS tests (`kind` "norm_" for the normalized ones) as a square HTML table, blank diagonal; a cell
+    wraps only after its "/"."""
+    names, rows = table.sweep.tolist(), table.set_index("sweep")
+
+    def cell(a: str, b: str) -> str:
+        if a == b:
+            return ""
+        d, p = rows.at[a, f"ks_{kind}vs_{b}"], rows.at[a, f"p_{kind}vs_{b}"]
+        return f"<span>D {d:.2f} /</span> <span>p {p:.2g}</span>"
+
+    labels = [html.escape(name) for name in names]
+    cells = [[cell(a, b) for b in names] for a in names]
+    return pd.DataFrame(cells, index=labels, columns=labels).to_html(classes="matrix", escape=False)
+
+
 def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path], normalize: str | None,
-          bins: int) -> str:  # fmt: skip
+          bins: int, said: Verdict, context: Context) -> str:  # fmt: skip
     by_name = {p.name: p for p in figures}
     parts = [f"<!doctype html><meta charset='utf-8'><title>anynet: {html.escape(', '.join(sweeps.names))}</title>",
-             f"<style>{CSS}</style><h1>Design-space comparison</h1>",
+             f"<style>{CSS}</style><h1>Design-space comparison</h1>", "<h2>Verdict</h2>",
+             _list(said.headline, "verdict"), _list(said.details, "details"),
              f"<p>{html.escape(', '.join(sweeps.names))} &middot; {datetime.now():%Y-%m-%d %H:%M} &middot; errors are "
              "top-1 errors in % (on the validation split where a sweep has one, else on the test set); statistics "
-             "use the models that finished ok.</p>",
-             "<h2>Summary</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.3g}"),
-             "<h2>Error distributions</h2>", _img(by_name["edf.png"])]  # fmt: skip
+             "use the models that finished ok.</p>", "<h2>What the errors are</h2>", _list(context.budget, "details")]
+    if context.fidelity:
+        parts += ["<h2>Fidelity: does the brief budget rank models as a longer one does?</h2>",
+                  f"<pre>{html.escape(chr(10).join(context.fidelity))}</pre>", _img(by_name["fidelity.png"])]
+    parts += ["<h2>Summary</h2>", _sweep_table(table).to_html(index=False)]  # fmt: skip
+    if len(table) > 1:
+        parts += [
+            "<h2>Pairwise KS tests</h2>",
+            "<p>Two-sample KS test on the errors of the row's and the column's sweep: D, the largest gap between "
+            "their EDFs, and p, not corrected for the number of pairs (Holm-adjusted p: the verdict, table.csv).</p>",
+            _matrix(table),
+        ]
+        if normalize:
+            parts += [f"<p>Normalized by {normalize} (weighted KS test):</p>", _matrix(table, "norm_")]
+    parts += ["<h2>Error distributions</h2>", _img(by_name["edf.png"])]
     if normalize:
         parts += [f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
                   "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",

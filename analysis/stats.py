@@ -128,3 +128,30 @@ def search_efficiency(errors: np.ndarray, draws: int = 2_000, seed: int = 0) -> 
         best = errors[rng.integers(0, len(errors), size=(draws, m))].min(axis=1)
         rows.append({"m": m, "mean": best.mean(), "low": np.percentile(best, 5), "high": np.percentile(best, 95)})
     return pd.DataFrame(rows)
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for a family of tests: the i-th smallest p times (m - i + 1), made
+    monotone and capped at 1, in the input order."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order]))
+    return adjusted
+
+
+def edf_band(
+    errors: np.ndarray, at: np.ndarray, weights: np.ndarray | None = None, draws: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% bootstrap band of the (weighted) EDF at each point of `at`: resample the models with replacement
+    (with probability proportional to `weights` when given, as many as Kish's effective sample size), `draws`
+    times (seeded), and take the 2.5 and 97.5 percentiles of the resampled EDFs."""
+    errors = np.asarray(errors, dtype=float)
+    p, size = None, len(errors)
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        p, size = w / w.sum(), max(1, round(w.sum() ** 2 / (w**2).sum()))
+    picks = np.random.default_rng(seed).choice(len(errors), size=(draws, size), p=p)
+    curves = np.stack([edf(errors[pick], at) for pick in picks])
+    low, high = np.percentile(curves, [2.5, 97.5], axis=0)
+    return low, high

@@ -24,9 +24,12 @@ ALIASES = {
 }  # fmt: skip
 # Chosen so that the whole study, installs included, ends within 30 minutes on 2 CPU cores (README: the study).
 DEFAULT_SPACES = ("A", "C", "E", "regnetx")
-DEFAULT_N = 30
+DEFAULT_N = 32
 DEFAULT_FLOPS = "2M:6M"
-DEFAULT_RECIPE = {"budget_macs": "100G"}
+# Batch 64 and a 20% warm-up ranked models most faithfully at no extra cost (benchmarks/fidelity_recipes.py).
+DEFAULT_RECIPE = {"budget_macs": "100G", "batch_size": 64, "warmup": 0.2}
+DEFAULT_FIDELITY = 5  # models per space re-run for the fidelity check
+DEFAULT_FACTOR = 4.0  # budget multiple of the fidelity check's long re-run
 
 
 class StudyError(AnynetError):
@@ -35,7 +38,8 @@ class StudyError(AnynetError):
 
 @dataclass(frozen=True)
 class Study:
-    """What a study runs; every field but `spaces`, `out` and `top` goes into each of its sweep files unchanged."""
+    """What a study runs; every field but `spaces`, `out`, `top` and the fidelity check's goes into each of its
+    sweep files unchanged."""
 
     spaces: tuple[str, ...] = DEFAULT_SPACES
     n: int = DEFAULT_N
@@ -51,6 +55,8 @@ class Study:
     address: str | None = None
     out: Path = Path("runs/study")
     top: int = 3
+    fidelity: int = DEFAULT_FIDELITY  # models per space re-run to check the budget's ranking (0: no check)
+    fidelity_factor: float = DEFAULT_FACTOR
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,15 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
 
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
-    return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate))
+    reruns = [fidelity_plan(plan, study.fidelity, study.fidelity_factor) for plan in plans] if study.fidelity else []
+    return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate, reruns))
+
+
+def fidelity_plan(plan: list[dict[str, Any]], k: int, factor: float) -> list[tuple[dict[str, Any], float]]:
+    """What the fidelity check would re-run of a plan, for its estimate: k models of median cost, each once at
+    the same budget and once at factor x it, as (row, budget multiple) pairs."""
+    median = sorted(plan, key=lambda row: row["flops"])[len(plan) // 2]
+    return [(median, 1.0), (median, factor)] * min(k, len(plan))
 
 
 def _configs(study: Study) -> tuple[Any, list]:
@@ -132,6 +146,13 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     notes = [f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
              for c, s in zip(configs, statuses) if s.ok < 2]  # fmt: skip
     usable = [(c, s.ok) for c, s in zip(configs, statuses) if s.ok >= 2]
+    if study.fidelity and usable:
+        from sweeps.fidelity import run_fidelity
+
+        reruns = run_fidelity([c.out_dir for c, _ in usable], study.fidelity, study.fidelity_factor,
+                              address=study.address, progress=progress)  # fmt: skip
+        notes += [f"{s.name}: {s.remaining + s.failed} fidelity re-run(s) did not finish ok"
+                  for s in reruns if s.remaining or s.failed]  # fmt: skip
     report = _report([c.out_dir for c, _ in usable], out / "report", study.seed, notes) if usable else None
     exports, best = _export(usable, study.top, out / "configs", notes)
     return StudyResult(statuses, report, exports, best, notes)

@@ -22,15 +22,16 @@ def _input(spec: AnyNetSpec) -> torch.Tensor:
     return torch.zeros(1, spec.in_channels, spec.resolution, spec.resolution)
 
 
-def fvcore_flops(model: AnyNet) -> int:
-    """fvcore's flop count of the model at batch 1, converted to pycls's convention.
+def fvcore_flops(model: nn.Module, x: torch.Tensor | None = None) -> int:
+    """fvcore's flop count of the model on x (default: an AnyNet's input at batch 1), in pycls's convention.
 
     batch_norm and adaptive_avg_pool2d count no flops (in fvcore 0.1.5 a None handle does not replace a
-    default one, so they get a handle that counts 0); each bias adds its w_out, which fvcore leaves out.
+    default one, so they get a handle that counts 0); each bias adds its w_out, which fvcore leaves out. Any
+    torch model counts (pycls's, timm's and torchvision's RegNets too: anynet.libraries.check).
     """
     from fvcore.nn import FlopCountAnalysis
 
-    analysis = FlopCountAnalysis(model.eval(), _input(model.spec))
+    analysis = FlopCountAnalysis(model.eval(), _input(model.spec) if x is None else x)
     analysis.set_op_handle("aten::batch_norm", _uncounted, "aten::adaptive_avg_pool2d", _uncounted)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return int(analysis.total()) + _biases(model)

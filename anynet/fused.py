@@ -1,4 +1,5 @@
-"""Fused BatchNorm [+ residual add] + ReLU for training on the CPU: a small C++ kernel, compiled once per CPU type.
+"""Fused BatchNorm [+ residual add] + ReLU for training on the CPU: a small C++ kernel, compiled once per CPU type,
+kernel source and torch version.
 
 ATen's CPU batch norm on channels_last tensors runs far below memory speed here (and its backward loses
 precision on large batches); with the residual add and the ReLU folded in, this kernel makes two passes forward
@@ -23,13 +24,14 @@ from torch import nn
 SOURCE = Path(__file__).parent / "csrc" / "bn_relu.cpp"
 
 
-def _cpu_key() -> str:
-    """The CPU's identity (its flags): a kernel compiled with -march=native only runs where it was built."""
+def _build_key() -> str:
+    """What the compiled kernel depends on: the CPU's flags (it is compiled with -march=native), the source and
+    torch's version; two installs of anynet on one machine then share a build only when it fits both."""
     try:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
     except (OSError, StopIteration):
         flags = platform.processor() or platform.machine()
-    return hashlib.sha1(flags.encode()).hexdigest()[:10]
+    return hashlib.sha1(flags.encode() + SOURCE.read_bytes() + torch.__version__.encode()).hexdigest()[:10]
 
 
 @cache
@@ -41,7 +43,7 @@ def extension() -> ModuleType | None:
         from torch.utils.cpp_extension import load
 
         return load(
-            name=f"anynet_bn_relu_{_cpu_key()}", sources=[str(SOURCE)], verbose=False,
+            name=f"anynet_bn_relu_{_build_key()}", sources=[str(SOURCE)], verbose=False,
             extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"],
         )  # fmt: skip
     except Exception as e:  # a missing compiler or ninja shows up as several exception types

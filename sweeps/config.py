@@ -4,7 +4,8 @@ A sweep file is YAML with these fields (only name, space and n are required):
 
     name: fmnist-anynetx-a          # also the default output folder, runs/<name>
     out_dir: runs/fmnist-anynetx-a  # where the plan, the results and Ray's files go
-    space: AnyNetX_A-small          # a built-in space or a space YAML file (relative to the sweep file)
+    space: AnyNetX_A-small          # a built-in space or a space YAML file (relative to the sweep file), or
+                                    # the space itself as a mapping (as a sweep folder records it)
     overrides: {params.d.high: 4}   # dotted overrides of the space's fields
     n: 32                           # models to sample and train
     seed: 0
@@ -19,6 +20,7 @@ A sweep file is YAML with these fields (only name, space and n are required):
     max_concurrent: null            # at most this many trials at once (default: as many as the resources allow)
     retries: 1                      # a model that fails or diverges is trained again up to this many times
     address: null                   # null: start a local Ray; auto, HOST:PORT or ray://HOST:PORT: join that cluster
+    stream: 0                       # training seeds' stream; re-runs of a sweep's models (anynet fidelity) use others
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 BANDS = ("flops", "params", "acts")
 # The fields that decide which models a sweep trains and how: a sweep folder keeps them, and running it again
 # with any of them changed would mix two experiments. n may grow; everything else is about where and how to run.
-IDENTITY = ("space", "seed", "flops", "params", "acts", "dataset", "val_split", "recipe")
+IDENTITY = ("space", "seed", "flops", "params", "acts", "dataset", "val_split", "recipe", "stream")
 
 
 class SweepError(AnynetError):
@@ -79,6 +81,7 @@ class SweepConfig:
     max_concurrent: int | None = None
     retries: int = 1
     address: str | None = None
+    stream: int = 0  # training seeds' stream: 0 for a sweep's own training, others for re-runs of its models
 
     @property
     def bands(self) -> dict[str, tuple[float | None, float | None]]:
@@ -86,8 +89,8 @@ class SweepConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields a sweep folder is bound to, as plain data."""
-        data = self.to_dict()
-        return {k: data[k] for k in IDENTITY}
+        data = {**self.to_dict(), "recipe": self.recipe.identity()}
+        return {k: data[k] for k in IDENTITY if k != "stream" or self.stream}  # folders before streams had none
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML data (lists, not tuples); the space by its resolved contents."""
@@ -103,6 +106,8 @@ class SweepConfig:
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """'field: old -> new' for each identity field that differs (the space by its changed keys)."""
     out = []
+    if isinstance(old.get("recipe"), dict):
+        old = {**old, "recipe": Recipe.identity_of(old["recipe"])}
     for key in IDENTITY:
         a, b = old.get(key), new.get(key)
         if a == b:
@@ -186,6 +191,7 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
         resources=_resources(data.get("resources") or {}),
         max_concurrent=None if max_concurrent is None else check_int("max_concurrent", max_concurrent, minimum=1),
         retries=check_int("retries", data.get("retries", 1), minimum=0), address=address,
+        stream=check_int("stream", data.get("stream", 0), minimum=0),
     )  # fmt: skip
 
 
@@ -195,10 +201,13 @@ def _count(field_name: str, value: Any) -> Any:
 
 
 def _space(value: Any, overrides: Any, base: Path) -> DesignSpace:
-    if not isinstance(value, str):
-        raise SweepError(f"space: must be a built-in space name or a space YAML file, got {value!r}")
-    local = base / value
-    space = get_space(str(local) if local.is_file() else value)
+    if isinstance(value, dict):  # a resolved space, as a sweep folder records it
+        space = DesignSpace.from_dict(value)
+    elif isinstance(value, str):
+        local = base / value
+        space = get_space(str(local) if local.is_file() else value)
+    else:
+        raise SweepError(f"space: must be a built-in space name, a space YAML file or a space mapping, got {value!r}")
     if not isinstance(overrides, dict):
         raise SweepError(f"overrides: must be a mapping of dotted space fields to values, got {overrides!r}")
     return space.with_overrides(overrides) if overrides else space

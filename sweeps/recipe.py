@@ -10,6 +10,11 @@ from anynet.errors import AnynetError, SpecError
 from anynet.validate import check_int, check_real, parse_number
 
 
+WARMUP_FACTOR = 0.1  # lr at the first warm-up step, as a fraction of lr (pycls's OPTIM.WARMUP_FACTOR)
+# Fields that change how fast a model is trained and evaluated, never what it learns or scores.
+SPEED_ONLY = ("eval_batch_size",)
+
+
 class RecipeError(AnynetError):
     """An invalid recipe field."""
 
@@ -17,7 +22,9 @@ class RecipeError(AnynetError):
 @dataclass(frozen=True)
 class Recipe:
     """SGD (momentum 0.9, Nesterov), lr 0.05 at batch 128 scaled linearly with the batch size, half-period cosine
-    decay per step, weight decay 5e-5, no warm-up, cross-entropy. The budget is exactly one of: epochs (fractions
+    decay per step, weight decay 5e-5, no warm-up, cross-entropy. `warmup` > 0 ramps lr up linearly over that fraction of
+    the steps (from 0.1 x lr, as pycls does); `precise_bn` > 0 recomputes the BatchNorm statistics on that many
+    training images before each evaluation (pycls's BN.USE_PRECISE_STATS). The budget is exactly one of: epochs (fractions
     allowed), images, or budget_macs, training multiply-adds (3 x model flops per image) from which the number
     of images follows, so models in a complexity band get equal compute. crop_pad > 0 adds pad-and-random-crop,
     flip adds random horizontal flips."""
@@ -32,7 +39,9 @@ class Recipe:
     weight_decay: float = 5e-5
     crop_pad: int = 0
     flip: bool = False
-    eval_batch_size: int = 1024
+    warmup: float = 0.0  # fraction of the steps over which lr rises linearly from WARMUP_FACTOR x lr
+    precise_bn: int = 0  # training images for precise BatchNorm statistics before each evaluation (0: off)
+    eval_batch_size: int = 128
 
     def __post_init__(self) -> None:
         try:
@@ -56,6 +65,13 @@ class Recipe:
         for name in ("batch_size", "eval_batch_size"):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
         object.__setattr__(self, "crop_pad", check_int("crop_pad", self.crop_pad, minimum=0))
+        object.__setattr__(self, "warmup", check_real("warmup", self.warmup, low=0.0))
+        if self.warmup >= 1:
+            raise RecipeError(f"warmup: a fraction of the steps in [0, 1), got {self.warmup!r}")
+        precise = check_int("precise_bn", parse_number("precise_bn", self.precise_bn), minimum=0)
+        if 0 < precise < self.batch_size:
+            raise RecipeError(f"precise_bn: 0 (off) or at least one batch ({self.batch_size} images), got {precise}")
+        object.__setattr__(self, "precise_bn", precise)
         object.__setattr__(self, "lr", check_real("lr", self.lr, low=0.0, strict=True))
         object.__setattr__(self, "momentum", check_real("momentum", self.momentum, low=0.0))
         object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
@@ -77,6 +93,31 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The recipe in words, e.g. '100G training multiply-adds per model; SGD batch 64, lr 0.05, ...'."""
+        from anynet.validate import format_count
+
+        if self.budget_macs is not None:
+            budget = f"{format_count(self.budget_macs).replace('.00', '')} training multiply-adds per model"
+        else:
+            budget = f"{self.epochs:g} epoch(s)" if self.epochs is not None else f"{self.images:,} images"
+        extras = [f"{self.warmup:.0%} warm-up"] if self.warmup else []
+        extras += [f"precise BatchNorm statistics on {self.precise_bn:,} images"] if self.precise_bn else []
+        extras += [f"crop padding {self.crop_pad}"] if self.crop_pad else []
+        extras += ["flips"] if self.flip else []
+        return (f"{budget}; SGD batch {self.batch_size}, lr {self.lr:g} (at batch 128, scaled), cosine decay, "
+                f"weight decay {self.weight_decay:g}" + "".join(f", {e}" for e in extras))  # fmt: skip
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide what a model learns (speed-only fields left out), for binding a sweep folder."""
+        return {k: v for k, v in self.to_dict().items() if k not in SPEED_ONLY}
+
+    @classmethod
+    def identity_of(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The identity of a recipe recorded as a dict, perhaps by an older anynet: fields added since then take
+        their defaults, which keep the old behaviour."""
+        return cls.from_dict({k: v for k, v in data.items() if k not in SPEED_ONLY}).identity()
+
     def train_images(self, n_train: int, flops: int) -> int:
         """How many training images the budget buys, for a training set of n_train and a model of `flops`."""
         if self.epochs is not None:
@@ -90,5 +131,9 @@ class Recipe:
         return max(1, self.train_images(n_train, flops) // self.batch_size)
 
     def lr_at(self, step: int, total: int) -> float:
-        """lr scaled to the batch size, half-period cosine decay over the steps, no warm-up."""
-        return self.lr * self.batch_size / 128 * 0.5 * (1 + math.cos(math.pi * step / total))
+        """lr scaled to the batch size, half-period cosine decay over the steps, times the warm-up's linear ramp."""
+        lr = self.lr * self.batch_size / 128 * 0.5 * (1 + math.cos(math.pi * step / total))
+        ramp = self.warmup * total
+        if step < ramp:
+            lr *= WARMUP_FACTOR + (1 - WARMUP_FACTOR) * step / ramp
+        return lr

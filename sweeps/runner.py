@@ -46,9 +46,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def model_seed(sweep_seed: int, model_id: int, attempt: int) -> int:
-    """The training seed of one attempt: distinct per model and per attempt, fixed by the sweep's seed."""
-    return int(np.random.SeedSequence([sweep_seed, model_id, attempt]).generate_state(1)[0])
+def model_seed(sweep_seed: int, model_id: int, attempt: int, stream: int = 0) -> int:
+    """The training seed of one attempt: distinct per model, attempt and stream, fixed by the sweep's seed."""
+    entropy = [sweep_seed, model_id, attempt] + ([stream] if stream else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Job:
     plan: list[dict[str, Any]]
     recipe: Recipe
     sweep_seed: int
+    stream: int
     attempts: int
     device: str
     threads: int
@@ -77,7 +79,7 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
     status, message, seed, attempt = "failed", "", 0, first_attempt
     for attempt in range(first_attempt, job.attempts + 1):
         on_attempt(attempt)
-        seed = model_seed(job.sweep_seed, row["id"], attempt)
+        seed = model_seed(job.sweep_seed, row["id"], attempt, job.stream)
         try:
             if str(row["id"]) in faults:
                 if faults[str(row["id"])]:
@@ -150,7 +152,7 @@ def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, An
             pending, config.retries + 1
         )
         workers = _worker_count(config, len(pending), ray.cluster_resources())
-        job = Job(plan=plan, recipe=config.recipe, sweep_seed=config.seed, attempts=config.retries + 1,
+        job = Job(plan=plan, recipe=config.recipe, sweep_seed=config.seed, stream=config.stream, attempts=config.retries + 1,
                   device="cuda" if config.resources.gpus else "cpu", threads=config.resources.threads,
                   dispatcher=name, namespace=namespace)  # fmt: skip
         bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress,

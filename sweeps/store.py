@@ -92,7 +92,8 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             raise SweepError(f"{path}: line {number} is not valid JSON") from None
 
 
-RESULT_COLUMNS = ("error", "val_error", "train_loss", "images", "steps", "train_seconds", "images_per_s", "device", "threads")
+RESULT_COLUMNS = ("error", "val_error", "train_loss", "images", "steps", "train_size", "train_seconds", "images_per_s",
+                  "device", "threads")  # fmt: skip
 
 
 def load_results(path: str | Path) -> pd.DataFrame:

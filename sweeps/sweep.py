@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sweeps.config import SweepConfig, load_sweep
 from sweeps.data import Dataset, load_dataset
@@ -54,25 +55,32 @@ def run_sweeps(configs: list[SweepConfig], *, address: str | None = None, progre
     for config in configs:
         folder = SweepFolder(config.out_dir)
         config, plan = prepare(config, folder)
-        done = folder.final_ids()
-        work.append((config, folder, plan, [row for row in plan if row["id"] not in done]))
-    if any(pending for *_, pending in work):
+        work.append((config, folder, plan))
+    return run_planned(work, address=address, progress=progress)
+
+
+def run_planned(work: list[tuple[SweepConfig, SweepFolder, list[dict[str, Any]]]], *, address: str | None = None,
+                progress: bool = True) -> list[SweepStatus]:  # fmt: skip
+    """Train every model of each (config, folder, plan) without a final record in its folder, in one Ray session
+    (started only if there is work); the plans are already written. Returns each folder's status."""
+    pending = [[row for row in plan if row["id"] not in folder.final_ids()] for _, folder, plan in work]
+    if any(pending):
         from sweeps.runner import ray_session, run_trials  # imports Ray: only when there is work
 
         datasets: dict[tuple, Dataset] = {}
-        with ray_session(address or configs[0].address):
-            for config, folder, plan, pending in work:
-                if not pending:
+        with ray_session(address or work[0][0].address):
+            for (config, folder, plan), rows in zip(work, pending):
+                if not rows:
                     continue
                 key = (config.dataset, config.data_dir, config.val_split, config.seed)
                 if key not in datasets:
                     datasets[key] = sweep_data(config)
                 data = datasets[key]
                 # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
-                cost = training_cost(pending, config.recipe, len(data.train_y)).macs
-                order = [row["id"] for _, row in sorted(zip(cost, pending), key=lambda pair: -pair[0])]
+                cost = training_cost(rows, config.recipe, len(data.train_y)).macs
+                order = [row["id"] for _, row in sorted(zip(cost, rows), key=lambda pair: -pair[0])]
                 run_trials(config, folder, plan, order, data, address or config.address, progress)
-    return [sweep_status(folder.path) for _, folder, _, _ in work]
+    return [sweep_status(folder.path) for _, folder, _ in work]
 
 
 def sweep_status(path: str | Path) -> SweepStatus:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from anynet.errors import AnynetError
+from anynet.fold import fold_batchnorm
 from anynet.model import AnyNet, complexity
 from anynet.spec import AnyNetSpec
 from sweeps.allocator import retain_freed_memory
@@ -39,6 +40,7 @@ class TrainResult:
     epochs: list[dict[str, Any]]
     images: int
     steps: int
+    train_size: int  # training images the run drew from (an epoch)
     seconds: float
     train_seconds: float
     images_per_s: float
@@ -91,15 +93,33 @@ def versions() -> dict[str, str]:
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, maker: BatchMaker, batch_size: int,
              autocast: bool) -> float:  # fmt: skip
-    """Top-1 error in percent, counted on the device with one sync at the end."""
-    model.eval()
+    """Top-1 error in percent of the model with its BatchNorms folded into its convolutions (the model itself
+    is left in training mode), counted on the device with one sync at the end."""
+    folded = fold_batchnorm(model)
     wrong = torch.zeros((), dtype=torch.long, device=x.device)
     for i in range(0, len(y), batch_size):
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(maker(x[i : i + batch_size]))
+            out = folded(maker(x[i : i + batch_size]))
         wrong += (out.argmax(1) != y[i : i + batch_size]).sum()
-    model.train()
     return 100.0 * wrong.item() / len(y)
+
+
+@torch.no_grad()
+def precise_batchnorm(model: nn.Module, x: torch.Tensor, maker: BatchMaker, images: int, batch_size: int,
+                      generator: torch.Generator, autocast: bool) -> None:  # fmt: skip
+    """pycls's precise BatchNorm statistics: the running mean and variance recomputed as the plain average over
+    `images` training images (in batches of batch_size) with the weights as they are now."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # None: a cumulative average over the batches seen since the reset
+    index = torch.randperm(len(x), device=x.device, generator=generator)[:images]
+    for i in range(0, len(index) - batch_size + 1, batch_size):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+            model(maker(x[index[i : i + batch_size]]))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
 
 
 def check_fit(spec: AnyNetSpec, data: Dataset) -> None:
@@ -164,6 +184,8 @@ def train(
         nonlocal eval_seconds, loss_sum, steps_in_epoch
         t = time.perf_counter()
         mean_loss = (loss_sum / max(steps_in_epoch, 1)).item()
+        if recipe.precise_bn:
+            precise_batchnorm(model, data.train_x, maker, recipe.precise_bn, recipe.batch_size, generator, on_gpu)
         row = {"epoch": epoch + 1, "images": steps_done * recipe.batch_size, "train_loss": mean_loss,
                "test_error": evaluate(model, data.test_x, data.test_y, maker, recipe.eval_batch_size, on_gpu)}
         if data.val_x is not None:
@@ -213,7 +235,8 @@ def train(
     return TrainResult(
         status=status, error=last.get("test_error"), val_error=last.get("val_error"),
         train_loss=last.get("train_loss"),
-        epochs=epochs, images=steps_done * recipe.batch_size, steps=steps_done, seconds=seconds,
+        epochs=epochs, images=steps_done * recipe.batch_size, steps=steps_done, train_size=len(data.train_y),
+        seconds=seconds,
         train_seconds=train_seconds, images_per_s=steps_done * recipe.batch_size / train_seconds,
         flops=cx.flops, params=cx.params, acts=cx.acts, seed=seed, device=str(dev), threads=torch.get_num_threads(),
         message=message, versions=versions(),

@@ -64,3 +64,37 @@ def test_fit_rules_needs_a_model():
 
     with pytest.raises(ValueError, match="at least one model"):
         fit_rules([])
+
+
+def test_a_fit_given_the_stage_count_is_a_valid_regnet_with_that_many_stages():
+    import math
+
+    rng = np.random.default_rng(4)
+    found = 0
+    for _ in range(30):
+        k = int(rng.integers(1, 5))
+        widths = sorted(rng.choice([8, 16, 24, 32, 48, 64, 96, 128, 192, 256], k))
+        blocks = [w for w, d in zip(widths, rng.integers(1, 5, k)) for _ in range(d)]
+        fit = fit_rule(blocks, stages=k)
+        if math.isfinite(fit.e_fit):  # RegNetParams refuses a rule that skips or merges a stage
+            found += 1
+            params = RegNetParams(depth=len(blocks), w0=fit.w0, wa=fit.wa, wm=fit.wm, group_w=8)
+            assert len(params.rule.widths) == k, (blocks, fit)
+    assert found >= 25
+
+
+def test_the_stage_count_constraint_keeps_a_downsampling_the_free_fit_adds():
+    blocks = [16, 16, 48, 48, 104, 104]  # 3 stages (the README's AnyNetX_E-19)
+    free, kept = fit_rule(blocks), fit_rule(blocks, stages=3)
+    assert len(quantized_linear(6, free.w0, free.wa, free.wm).widths) == 4
+    assert len(quantized_linear(6, kept.w0, kept.wa, kept.wm).widths) == 3 and kept.e_fit >= free.e_fit
+    assert fit_rule([8 * 2**i for i in range(8)], stages=8).e_fit == float("inf")  # a stage per block: no rule
+
+
+def test_fit_rules_needs_a_stage_count_per_model():
+    import pytest
+
+    from analysis.fit import fit_rules
+
+    with pytest.raises(ValueError, match="one count per model, each between 1 and the model's blocks"):
+        fit_rules([[8, 16], [8]], stages=[2, 2])

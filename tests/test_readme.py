@@ -4,7 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
-from analysis.study import DEFAULT_FLOPS, DEFAULT_N, DEFAULT_RECIPE, DEFAULT_SPACES, Study
+from analysis.study import DEFAULT_FIDELITY, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_RECIPE, DEFAULT_SPACES, Study
 from anynet.cli import build_parser
 from anynet.cli.study import study_from_args
 
@@ -44,6 +44,9 @@ def test_the_readme_states_the_study_defaults():
     assert f"{low}M:{high}M" == DEFAULT_FLOPS
     assert re.search(r"\*\*Budget\*\* (\d+) G ", README).group(1) + "G" == DEFAULT_RECIPE["budget_macs"]
     assert int(re.search(r"\*\*n\*\* (\d+) models per space", README).group(1)) == DEFAULT_N
+    batch, warmup = re.search(r"\*\*Recipe\*\* batch (\d+), .*?, (\d+)% warm-up", README).groups()
+    assert {"batch_size": int(batch), "warmup": int(warmup) / 100} == {k: DEFAULT_RECIPE[k] for k in ("batch_size", "warmup")}
+    assert int(re.search(r"\*\*`--fidelity (\d+)`\*\*", README).group(1)) == DEFAULT_FIDELITY
 
 
 def test_every_anynet_study_command_in_the_readme_parses():

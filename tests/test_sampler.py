@@ -18,7 +18,7 @@ BAND = (360e6, 400e6)
 
 def test_same_seed_same_specs_and_other_seed_other_specs():
     a = sample("AnyNetX_C", 50, seed=1, flops=BAND)
-    assert 0 < a.seconds < 30 and a.draws % 16384 == 0 and a.acceptance == 50 / a.draws
+    assert a.seconds > 0 and a.draws % 16384 == 0 and a.acceptance == 50 / a.draws
     assert a.specs == sample("AnyNetX_C", 50, seed=1, flops=BAND).specs
     assert a.specs != sample("AnyNetX_C", 50, seed=2, flops=BAND).specs
 

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.study import ALIASES, DEFAULT_SPACES, Study, StudyError, sweep_files
+from analysis.study import ALIASES, DEFAULT_RECIPE, DEFAULT_SPACES, Study, StudyError, sweep_files
 from anynet.cli import build_parser
 from anynet.cli.study import study_from_args
 from anynet.files import load_spec
 from anynet.model import complexity
 
 REDUCED = ["--spaces", "A,E,regnetx", "--n", "4", "--dataset", "synthetic", "--images", "512", "--top", "2",
-           "--no-progress"]  # fmt: skip
+           "--fidelity", "2", "--no-progress"]  # fmt: skip
 
 
 def anynet(*args, env=None, timeout=300):
@@ -31,6 +31,8 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     for name in names:
         assert f"  {name}: 4 ok, 0 failed, 0 not finished" in done.stdout
     assert f"report: {out / 'report' / 'report.html'}" in done.stdout and "best model: " in done.stdout
+    assert "fidelity: 6 models re-run (AnyNetX_A 2, AnyNetX_E 2, RegNetX 2)" in done.stdout
+    assert "brief vs 4x budget: Spearman " in done.stdout and "Fidelity" in (out / "report" / "report.html").read_text()
     page = (out / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 5 and "http" not in page
     table = pd.read_csv(out / "report" / "table.csv")
@@ -43,13 +45,17 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
         spec = load_spec(str(out / "configs" / f"{name}.yaml"))  # what anynet info reads
         assert complexity(spec)._asdict() == exported[0]["regnet_complexity"]
         pycls = list(yaml.safe_load_all((out / "configs" / f"{name}.pycls.yaml").read_text()))
-        assert len(pycls) == 2 and pycls[0]["MODEL"]["TYPE"] == "regnet" and pycls[0]["REGNET"]["DEPTH"] >= 1
+        # strides 1-2-2: only pycls's ANYNET form (per-stage lists) builds the studied network
+        assert len(pycls) == 2 and pycls[0]["MODEL"]["TYPE"] == "anynet" and pycls[0]["ANYNET"]["STRIDES"] == [1, 2, 2]
     settings = yaml.safe_load((out / "study.yaml").read_text())
     assert settings["spaces"] == ["A", "E", "regnetx"] and settings["n"] == 4
     records = {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names}
+    records |= {f"{n}/x4": (out / "sweeps" / n / "fidelity" / "x4" / "results.jsonl").read_bytes() for n in names}
     again = anynet("study", *REDUCED, "--out", str(out), env=ray_env)  # a rerun resumes: nothing is trained again
     assert again.returncode == 0, again.stderr[-3000:]
-    assert {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names} == records
+    assert {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names} | {
+        f"{n}/x4": (out / "sweeps" / n / "fidelity" / "x4" / "results.jsonl").read_bytes() for n in names
+    } == records
     changed = anynet("study", *REDUCED[:-1], "--seed", "1", "--out", str(out), env=ray_env)
     assert changed.returncode == 1 and "seed: 0 -> 1" in changed.stderr and len(changed.stderr.splitlines()) == 1
 
@@ -60,7 +66,8 @@ def test_plan_samples_and_estimates_without_writing(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("AnyNetX_A", "AnyNetX_E", "RegNetX"):
         assert f"  {name}: 4 models, flops " in done.stdout
-    assert "at 1.00G/s per trial (given)" in done.stdout and "of training" in done.stdout and not out.exists()
+    assert "at 1.00G multiply-adds/s per trial (given)" in done.stdout and not out.exists()
+    assert "fidelity check: 12 re-runs (2 models per space, at the same budget and at 4x it)" in done.stdout
 
 
 def test_sweep_files_fit_the_dataset():
@@ -68,7 +75,7 @@ def test_sweep_files_fit_the_dataset():
     assert [f["name"] for f in files] == ["AnyNetX_A", "RegNetX", "AnyNetX_E"]
     assert files[0]["overrides"] == {"in_channels": 3, "num_classes": 100, "resolution": 32}
     assert files[2]["overrides"] == {"num_classes": 100}  # a named space keeps its resolution (224 px here)
-    assert files[0]["out_dir"].endswith("runs/study/sweeps/AnyNetX_A") and files[0]["recipe"] == {"budget_macs": "100G"}
+    assert files[0]["out_dir"].endswith("runs/study/sweeps/AnyNetX_A") and files[0]["recipe"] == DEFAULT_RECIPE
     assert sweep_files(Study(spaces=("E",)), channels=1, classes=10, resolution=28)[0]["overrides"] == {}
 
 
@@ -92,5 +99,7 @@ def test_flags_make_the_study():
     parse = build_parser().parse_args
     assert study_from_args(parse(["study"])) == Study()
     study = study_from_args(parse(["study", "--epochs", "0.5", "--batch-size", "256", "--gpus", "0.25", "--n", "1k"]))
-    assert study.recipe == {"epochs": "0.5", "batch_size": 256} and study.resources["gpus"] == 0.25
+    assert study.recipe == {"batch_size": 256, "warmup": 0.2, "epochs": "0.5"} and study.resources["gpus"] == 0.25
+    levers = study_from_args(parse(["study", "--lr", "0.1", "--warmup", "0", "--precise-bn", "8k", "--fidelity", "0"]))
+    assert levers.recipe == {**DEFAULT_RECIPE, "lr": 0.1, "warmup": 0.0, "precise_bn": "8k"} and levers.fidelity == 0
     assert study.n == 1000 and set(DEFAULT_SPACES) <= set(ALIASES)

@@ -129,7 +129,7 @@ def test_plan_command_prints_range_cost_and_estimate(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # planning writes nothing
     assert main(["sweep", "plan", str(path), "--n", "3"]) == 0  # the rate measured on the median model
     out = capsys.readouterr().out
-    assert "3 models" in out and "multiply-adds/s per trial (measured, 1 thread(s))" in out
+    assert "3 models" in out and "multiply-adds/s per trial and" in out and "(measured with 2 trial(s) at once" in out
     assert main(["sweep", "plan", "--list"]) == 0
     assert "fmnist-regnety: RegNetY-small, n=32, fashion-mnist" in capsys.readouterr().out
     assert main(["sweep", "status", str(tmp_path / "nothing")]) == 1

@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 
-from anynet.cli import compare, export, fit, info, sample, study, sweep, train
+from anynet.cli import compare, export, fidelity, fit, info, sample, study, sweep, train
 from anynet.errors import AnynetError
 
 SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep, "compare": compare,
-               "fit": fit, "export": export, "study": study}  # fmt: skip
+               "fit": fit, "export": export, "study": study, "fidelity": fidelity}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

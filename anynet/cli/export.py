@@ -1,36 +1,102 @@
-"""`anynet export`: a sweep's best models as concrete RegNet configs (anynet, pycls, timm or torchvision)."""
+"""`anynet export`: a sweep's best models as configs that rebuild them exactly (anynet, pycls, timm or
+torchvision), the Python that builds them, a check in the library itself, and trained weights renamed for it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
+from anynet.errors import AnynetError
 from anynet.files import write_text_atomic
 
-HELP = "export a sweep's best models as RegNet configs: json, yaml, pycls, timm or torchvision"
+HELP = "export a sweep's best models as configs that rebuild them exactly: json, yaml, pycls, timm or torchvision"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="a sweep folder")
+    parser.add_argument("dir", metavar="DIR", nargs="?", help="a sweep folder")
     parser.add_argument("--top", type=int, default=1, help="how many of the best models (default 1)")
-    parser.add_argument("--format", default="yaml", help="json, yaml (default; anynet info reads it), pycls, timm, "
-                        "torchvision")  # fmt: skip
+    parser.add_argument(
+        "--format", default="yaml", help="json, yaml (default; anynet info reads it), pycls, timm, torchvision"
+    )
+    parser.add_argument(
+        "--as-studied",
+        action="store_true",
+        help="export each studied network itself as explicit per-stage lists, not its RegNet form",
+    )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="print the Python that builds each model in the format's library, leaving it in `model`",
+    )
+    parser.add_argument(
+        "--approximate",
+        action="store_true",
+        help="also export what the library can build only approximately, saying what differs",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="build each export in its library and compare params, output shape and flops with anynet's count",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="instead: rename a trained anynet state dict (or pycls checkpoint) for --format timm, torchvision or "
+        "pycls, written to --out",
+    )
     parser.add_argument("--out", help="output file (default: print)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.export import export
+    if args.weights:
+        return _weights(args)
+    if args.dir is None:
+        raise AnynetError("DIR: a sweep folder is required (or --weights FILE to rename trained weights)")
+    from analysis.export import check_exports, config_form, export
 
-    configs, text = export(args.dir, args.top, args.format)
+    configs, text = export(
+        args.dir, args.top, args.format, as_studied=args.as_studied, python=args.python, approximate=args.approximate
+    )
+    for c in configs:
+        form = config_form(c, args.format)
+        if not form.exact:
+            print(f"note: {c['name']}: NOT exact in {form.library}: {form.differs}", file=sys.stderr)
     if args.out:
         write_text_atomic(Path(args.out), text)
         for c in configs:
-            fit = f", e_fit {c['e_fit']:.4f}" if c["e_fit"] is not None else ""
-            cx, measured = c["regnet_complexity"]["flops"], c["measured"]["flops"]
-            print(f"{c['name']}: {c['source']} RegNet d={c['regnet']['depth']} w0={c['regnet']['w0']} "
-                  f"wa={c['regnet']['wa']} wm={c['regnet']['wm']}{fit}; flops {cx / 1e6:.2f}M vs the model's "
-                  f"{measured / 1e6:.2f}M ({cx / measured - 1:+.1%})")  # fmt: skip
+            print(summary(c))
         print(f"wrote {len(configs)} config(s) to {args.out}")
-    else:
+    elif not args.check:
         print(text, end="")
+    if not args.check:
+        return 0
+    checks = check_exports(configs, args.format)
+    for c, result in zip(configs, checks):
+        print(f"{c['name']}: {result.line()}")
+    return 0 if all(result.exact for result in checks) else 1
+
+
+def summary(c: dict[str, Any]) -> str:
+    """One line per exported config: which network, and its flops against the studied model's."""
+    stages = f"{len(c['stage_depths'])} stages, strides {'-'.join(map(str, c['strides']))}"
+    if c["source"] == "studied":
+        return f"{c['name']}: as studied, {stages}" + (f"; {c['note']}" if c["note"] else "")
+    r = c["regnet"]
+    fit = f", e_fit {c['e_fit']:.4f}" if c["e_fit"] is not None else ""
+    cx, measured = c["regnet_complexity"]["flops"], c["measured"]["flops"]
+    return (
+        f"{c['name']}: {c['source']} RegNet d={r['depth']} w0={r['w0']} wa={r['wa']} wm={r['wm']}, {stages}{fit}; "
+        f"flops {cx / 1e6:.2f}M vs the model's {measured / 1e6:.2f}M ({cx / measured - 1:+.1%})"
+    )
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from anynet.convert import convert_weights
+
+    if not args.out:
+        raise AnynetError("--out: required with --weights (the file the renamed state dict is written to)")
+    count = convert_weights(args.weights, args.format, args.out)
+    print(f"wrote {count} tensors named for {args.format} to {args.out}")
     return 0

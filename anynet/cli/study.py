@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anynet.validate import parse_number
+
+if TYPE_CHECKING:
+    from analysis.sequential import SequentialResult
+    from analysis.study import Study
 
 HELP = "a design-space study: one sweep per space (shared recipe, band, dataset), then the compare report with " \
        "RegNet fits and the best models exported as RegNet configs; run it again to resume"  # fmt: skip
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from analysis.study import ALIASES, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_SPACES
+    from analysis.study import ALIASES, DEFAULT_FACTOR, DEFAULT_FIDELITY, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_SPACES
 
     parser.add_argument("--spaces", default=",".join(DEFAULT_SPACES),
                         help=f"comma-separated: {', '.join(ALIASES)} (the paper's spaces at small-image scale), or "
@@ -25,7 +30,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--budget", help="training multiply-adds per model, e.g. 100G (the default)")
     budget.add_argument("--epochs", help="epochs per model (fractions allowed) instead of a compute budget")
     budget.add_argument("--images", help="training images per model instead of a compute budget")
-    parser.add_argument("--batch-size", type=int, help="training batch size (default 128; lr scales with it)")
+    parser.add_argument("--batch-size", type=int, help="training batch size (default 64; lr scales with it)")
+    parser.add_argument("--lr", type=float, help="learning rate at batch 128 (default 0.05)")
+    parser.add_argument("--warmup", type=float, help="fraction of the steps with a linear lr warm-up (default 0.2)")
+    parser.add_argument("--precise-bn", help="training images for precise BatchNorm statistics before evaluation "
+                        "(default 0: off)")  # fmt: skip
+    parser.add_argument("--fidelity", type=int, default=DEFAULT_FIDELITY, metavar="K",
+                        help=f"re-run a seeded random subsample of K models per space at the same budget (other "
+                             f"seeds) and at --fidelity-factor x it, to check the budget's ranking (default "
+                             f"{DEFAULT_FIDELITY}; 0: no check)")  # fmt: skip
+    parser.add_argument("--fidelity-factor", type=float, default=DEFAULT_FACTOR,
+                        help=f"budget multiple of the fidelity check's long re-run (default {DEFAULT_FACTOR:g})")
     parser.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default), mnist, cifar10, cifar100, "
                         "imagenet or synthetic")  # fmt: skip
     parser.add_argument("--data-dir", help="where the dataset's files are (default: the standard search)")
@@ -42,6 +57,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--plan", action="store_true", help="only sample the spaces and estimate the time (trains "
                         "nothing, writes nothing)")  # fmt: skip
+    parser.add_argument(
+        "--until-separated",
+        metavar="PAIRS",
+        help="grow every sweep in looks (n, 2n, 4n, ..., the last at --max-n) until each pair of spaces, e.g. "
+        "A:E,A:regnetx, separates: two-sample KS test on the errors (not flops-normalized) with p < alpha / L at a "
+        "look, Bonferroni over the L planned looks, so a pair with no difference is declared separated with "
+        "probability at most alpha; the outcome goes to <out>/sequential.md",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="with --until-separated: the chance, over all looks, of declaring a pair with no difference separated; "
+        "each look tests at alpha / L for L looks (default 0.01)",
+    )
+    parser.add_argument(
+        "--max-n", default="200", help="with --until-separated: models per space at the last look (default 200)"
+    )
     parser.add_argument("--rate", metavar="MACS_PER_S", help="with --plan: training multiply-adds/s of one trial "
                         "(default: measured on the plans' median model, a few seconds)")  # fmt: skip
 
@@ -52,15 +85,17 @@ def study_from_args(args: argparse.Namespace):
 
     recipe = dict(DEFAULT_RECIPE)
     for flag, key in (("budget", "budget_macs"), ("epochs", "epochs"), ("images", "images")):
+        if getattr(args, flag) is not None:  # one budget replaces the default one; the other defaults stay
+            recipe = {k: v for k, v in recipe.items() if k != "budget_macs"} | {key: getattr(args, flag)}
+    for flag in ("batch_size", "lr", "warmup", "precise_bn"):
         if getattr(args, flag) is not None:
-            recipe = {key: getattr(args, flag)}
-    if args.batch_size is not None:
-        recipe["batch_size"] = args.batch_size
+            recipe[flag] = getattr(args, flag)
     return Study(
         spaces=tuple(s.strip() for s in args.spaces.split(",") if s.strip()), n=int(parse_number("--n", args.n)),
         flops=args.flops or None, recipe=recipe, dataset=args.dataset, data_dir=args.data_dir,
         val_split=args.val_split, seed=args.seed, resources={"cpus": args.cpus, "gpus": args.gpus},
         max_concurrent=args.max_concurrent, address=args.address, out=Path(args.out), top=args.top,
+        fidelity=args.fidelity, fidelity_factor=args.fidelity_factor,
     )  # fmt: skip
 
 
@@ -69,20 +104,24 @@ def run(args: argparse.Namespace) -> int:
 
     study = study_from_args(args)
     budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
-    print(f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, "
+    check = f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x" if study.fidelity else "no fidelity check"
+    print(f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, {check}, "
           f"{study.dataset}; folder {study.out}")  # fmt: skip
     if args.plan:
         return _plan(study, args.rate)
     started = time.perf_counter()
-    result = run_study(study, progress=not args.no_progress)
+    if args.until_separated:
+        sequential = _until_separated(study, args)
+        result = sequential.result
+    else:
+        result = run_study(study, progress=not args.no_progress)
     print(f"trained and reported in {time.perf_counter() - started:,.0f} s")
     for s in result.statuses:
         best = f", best {s.best_error:.2f}% (model {s.best_id})" if s.best_error is not None else ""
         print(f"  {s.name}: {s.ok} ok, {s.failed} failed, {s.remaining} not finished{best}")
     if result.report is not None:
-        table = result.report.table.set_index("sweep")
-        ranked = table.sort_values("mean_error").index
-        print("mean error, best first: " + ", ".join(f"{n} {table.mean_error[n]:.2f}%" for n in ranked))
+        for line in (*result.report.verdict, *result.report.fidelity):
+            print(line)
         print(f"report: {result.report.html}")
     for name, path in result.exports.items():
         print(f"RegNet configs of {name}: {path} (and {path.with_suffix('.pycls.yaml').name})")
@@ -95,12 +134,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if any(s.remaining for s in result.statuses):
         print("some models did not finish: run the same command again to resume")
+    if args.until_separated:
+        print(f"sequential outcome: {sequential.path}")
+        print(sequential.text, end="")
     return 0
+
+
+def _until_separated(study: Study, args: argparse.Namespace) -> SequentialResult:
+    """Grow the study look by look until the named pairs separate (analysis.sequential)."""
+    from analysis.sequential import parse_pairs, run_until_separated
+
+    pairs = parse_pairs(args.until_separated, study.spaces)
+    max_n = int(parse_number("--max-n", args.max_n))
+    return run_until_separated(study, pairs, args.alpha, max_n, progress=not args.no_progress)
 
 
 def _plan(study, rate: str | None) -> int:
     from analysis.study import plan_study
-    from anynet.validate import format_count, format_duration
+    from anynet.validate import format_count
 
     plan = plan_study(study, parse_number("--rate", rate) if rate else None)
     guess = plan.estimate
@@ -109,9 +160,11 @@ def _plan(study, rate: str | None) -> int:
         print(f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
               f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "
               f"{format_count(sum(cost.macs))} training multiply-adds")  # fmt: skip
-    total = sum(c.total_macs for c in guess.costs)
-    how = "given" if rate else f"measured, {plan.configs[0].resources.threads} thread(s)"
-    print(f"  in all {format_count(total)} multiply-adds (training and evaluation) at {format_count(guess.rate)}/s "
-          f"per trial ({how}), {guess.trials} trials at once: about {format_duration(guess.seconds)} of training, "
-          "plus Ray's start and any slowdown of trials sharing a machine (two 1-thread trials on 2 cores: 1.3-1.6x)")
+    if guess.rerun_costs:
+        reruns = sum(len(c.images) for c in guess.rerun_costs)
+        macs = sum(c.total_macs for c in guess.rerun_costs)
+        print(f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and at "
+              f"{study.fidelity_factor:g}x it), {format_count(macs)} multiply-adds")  # fmt: skip
+    total = sum(c.total_macs for c in guess.costs + guess.rerun_costs)
+    print(f"  in all {format_count(total)} multiply-adds (training and evaluation) {guess.describe()}")
     return 0

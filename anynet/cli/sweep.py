@@ -103,9 +103,5 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"  {metric:6s} {format_count(min(values))} .. {format_count(max(values))}")
     print(f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
           f"evaluation {format_count(sum(cost.eval_macs))}")  # fmt: skip
-    how = "given" if args.rate else f"measured, {config.resources.threads} thread(s)"
-    where = "" if config.max_concurrent or config.address else " on this machine"
-    print(f"  at {format_count(guess.rate)} multiply-adds/s per trial ({how}) and {guess.trials} trials at once{where}: "
-          f"about {format_duration(guess.seconds)}, plus Ray's start (about 10 s) and any slowdown of trials sharing "
-          "a machine")  # fmt: skip
+    print(f"  {guess.describe()}")
     return 0

@@ -1,0 +1,111 @@
+"""Fidelity re-runs of a sweep: a seeded uniform random subsample of its models trained again, once at `factor`
+times the budget and once at the same budget with other training seeds, so that analysis can say how faithfully
+the brief budget ranks models (against the longer one) and how much of that is seed noise (the re-seeded run).
+
+Each re-run is an ordinary sweep folder inside the sweep's, durable and resumable like any sweep:
+
+    <sweep>/fidelity/reseed/    the same budget, training seeds from another stream
+    <sweep>/fidelity/x4/        4 x the budget (for factor 4), training seeds from a third stream
+
+Its plan holds the chosen models with their ids in the sweep, so records line up by id. The subsample is a
+random key per model (fixed by the sweep's seed and the model's id) taken over the models that finished ok,
+smallest keys first: not the best models, which would bias the check, and a larger k keeps the models chosen
+for a smaller one while the sweep stays as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweeps.config import SweepConfig, SweepError, differences, sweep_from_dict
+from sweeps.recipe import Recipe
+from sweeps.store import SweepFolder
+
+FOLDER = "fidelity"
+RESEED = "reseed"
+RESEED_STREAM, LONG_STREAM = 1, 2
+SUBSAMPLE_STREAM = 7919  # the subsample's keys come from their own stream of the sweep's seed
+
+
+def long_name(factor: float) -> str:
+    """The folder of the longer re-run: x4 for factor 4, x2.5 for 2.5."""
+    return f"x{factor:g}"
+
+
+def scaled(recipe: Recipe, factor: float) -> Recipe:
+    """The recipe with factor times its budget (epochs, images or training multiply-adds)."""
+    if recipe.budget_macs is not None:
+        return replace(recipe, budget_macs=recipe.budget_macs * factor)
+    if recipe.images is not None:
+        return replace(recipe, images=round(recipe.images * factor))
+    return replace(recipe, epochs=recipe.epochs * factor)
+
+
+def stored_config(folder: SweepFolder) -> SweepConfig:
+    """The sweep's config as its folder recorded it."""
+    try:
+        return sweep_from_dict(folder.settings()["config"])
+    except KeyError:
+        raise SweepError(f"{folder.path}: its {folder.path / 'sweep.yaml'} records no config") from None
+
+
+def subsample(folder: SweepFolder, seed: int, k: int) -> list[int]:
+    """k ids of the sweep's ok models, uniformly at random (seeded), in the order of their keys."""
+    ok = sorted(i for i, r in folder.latest().items() if r["status"] == "ok")
+    keys = {i: np.random.default_rng([seed, SUBSAMPLE_STREAM, i]).random() for i in ok}
+    return sorted(ok, key=keys.__getitem__)[:k]
+
+
+def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
+    """Open (or start, or grow) a sweep's two re-run folders for a subsample of k models; returns (config, folder,
+    plan) of each, the plans written. Models chosen before stay in the plan."""
+    if k < 2:
+        raise SweepError(f"k: at least 2 models per sweep for a rank correlation, got {k}")
+    if not factor > 1:
+        raise SweepError(f"factor: the longer budget must be more than 1 x the sweep's, got {factor}")
+    source = SweepFolder(path)
+    config = stored_config(source)
+    chosen = subsample(source, config.seed, k)
+    if len(chosen) < 2:
+        raise SweepError(f"{source.path}: {len(chosen)} model(s) finished ok; the fidelity check needs at least 2")
+    rows = {row["id"]: row for row in source.plan()}
+    work = []
+    for name, stream, recipe in ((RESEED, RESEED_STREAM, config.recipe),
+                                 (long_name(factor), LONG_STREAM, scaled(config.recipe, factor))):  # fmt: skip
+        folder = SweepFolder(source.path / FOLDER / name)
+        rerun = replace(config, name=f"{config.name}-{name}", out_dir=folder.path, recipe=recipe, stream=stream)
+        old: list[int] = []
+        if folder.exists():
+            changed = differences(folder.settings().get("identity", {}), rerun.identity())
+            if changed:
+                raise SweepError(f"{folder.path} holds re-runs of another sweep; changed: {'; '.join(changed)}")
+            old = [row["id"] for row in folder.plan()]
+        plan = [rows[i] for i in old + [i for i in chosen if i not in old]]
+        rerun = rerun.with_n(len(plan))
+        folder.write_settings({"name": rerun.name, "n": rerun.n, "identity": rerun.identity(),
+                               "config": rerun.to_dict(), "source": str(source.path), "factor": factor})  # fmt: skip
+        folder.write_plan(plan)
+        work.append((rerun, folder, plan))
+    return work
+
+
+def run_fidelity(paths: list[str | Path], k: int = 8, factor: float = 4.0, *, address: str | None = None,
+                 progress: bool = True) -> list[Any]:  # fmt: skip
+    """Re-run a subsample of k models of each sweep (same budget re-seeded, and factor x the budget) in one Ray
+    session; returns the re-run folders' statuses (sweeps.sweep.SweepStatus), two per sweep."""
+    from sweeps.sweep import run_planned
+
+    work = [item for path in paths for item in prepare_fidelity(path, k, factor)]
+    return run_planned(work, address=address, progress=progress)
+
+
+def fidelity_folders(path: str | Path) -> dict[str, SweepFolder]:
+    """A sweep's re-run folders that exist, by name (reseed, x4, ...)."""
+    root = Path(path) / FOLDER
+    if not root.is_dir():
+        return {}
+    return {p.name: SweepFolder(p) for p in sorted(root.iterdir()) if SweepFolder(p).exists()}
