@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.fit import RuleFit, block_widths, fit_rules
+from analysis.fit import RuleFit, fit_rules
 from analysis.load import load_sweeps
 from analysis.stats import AnalysisError
 from anynet.errors import SpecError
@@ -58,7 +58,7 @@ class RegNetForm:
     e_fit: float | None  # mean |log(w_hat_j / w_j)| over the blocks, for a fitted rule
 
 
-def _most_blocks(values: list, depths: list[int]) -> Any:
+def _most_blocks(values: Sequence[Any], depths: Sequence[int]) -> Any:
     """The value that the most blocks use (a per-stage list collapsed to one RegNet value)."""
     counts: Counter = Counter()
     for v, d in zip(values, depths):
@@ -66,41 +66,41 @@ def _most_blocks(values: list, depths: list[int]) -> Any:
     return counts.most_common(1)[0][0]
 
 
-def regnet_forms(specs: Sequence[Mapping[str, Any]]) -> list[RegNetForm | str]:
+def regnet_forms(specs: Sequence[AnyNetSpec]) -> list[RegNetForm | str]:
     """Each studied spec's RegNet form, or a string saying why it has none (AnyNet models are fitted together)."""
     forms: list[RegNetForm | str | None] = [None] * len(specs)
     fitted = []
     for i, spec in enumerate(specs):
-        if spec["block_type"] != BOTTLENECK:
-            forms[i] = f"{spec['block_type']} models have no RegNet form (X/Y bottleneck blocks only)"
-        elif spec.get("regnet"):
-            forms[i] = RegNetForm(AnyNetSpec.from_dict(spec), "sampled", None)
+        if spec.block_type != BOTTLENECK:
+            forms[i] = f"{spec.block_type} models have no RegNet form (X/Y bottleneck blocks only)"
+        elif spec.regnet:
+            forms[i] = RegNetForm(spec, "sampled", None)
         else:
             fitted.append(i)
     if fitted:
-        widths = [block_widths(specs[i]) for i in fitted]
-        fits = fit_rules(widths, [len(specs[i]["depths"]) for i in fitted])
+        widths = [specs[i].block_widths for i in fitted]
+        fits = fit_rules(widths, [specs[i].num_stages for i in fitted])
         for i, fit in zip(fitted, fits):
             forms[i] = _fitted(specs[i], fit)
     return forms
 
 
-def _fitted(spec: Mapping[str, Any], fit: RuleFit) -> RegNetForm | str:
+def _fitted(spec: AnyNetSpec, fit: RuleFit) -> RegNetForm | str:
     """The fitted rule as a RegNet spec with the studied stages and strides (wa, wm rounded where that keeps it)."""
-    k, d = len(spec["depths"]), sum(spec["depths"])
+    k, d = spec.num_stages, sum(spec.depths)
     if not math.isfinite(fit.e_fit):
         return f"no valid RegNet rule has {k} stages at depth {d}"
-    group_w, bot_mul = (_most_blocks(spec[key], spec["depths"]) for key in ("group_ws", "bot_muls"))
+    group_w, bot_mul = (_most_blocks(values, spec.depths) for values in (spec.group_ws, spec.bot_muls))
     params = {"depth": d, "w0": fit.w0, "group_w": group_w, "bot_mul": bot_mul, "q": 8}
-    context = {key: spec[key] for key in CONTEXT}
+    context = {key: getattr(spec, key) for key in CONTEXT}
     for wa, wm in ((round(fit.wa, 3), round(fit.wm, 4)), (fit.wa, fit.wm)):
         try:
             regnet = AnyNetSpec.from_dict({"regnet": {**params, "wa": wa, "wm": wm}, **context})
         except SpecError:
             continue
         if regnet.num_stages == k:
-            regnet = replace(regnet, strides=tuple(spec["strides"]))
-            log_ratio = np.log(block_widths(regnet.to_dict())) - np.log(block_widths(spec))
+            regnet = replace(regnet, strides=spec.strides)
+            log_ratio = np.log(regnet.block_widths) - np.log(spec.block_widths)
             return RegNetForm(regnet, "fitted", float(np.abs(log_ratio).mean()))
     return f"its fitted rule (w0 {fit.w0}, wa {fit.wa:.3f}, wm {fit.wm:.4f}) is no valid RegNet with {k} stages"
 
@@ -147,7 +147,7 @@ def model_configs(rows: pd.DataFrame, as_studied: bool = False) -> list[dict[str
             configs.append(_config(row, form.spec, form.source, form.e_fit, None))
         else:
             note = None if form is None else f"no RegNet form: {form}; exported as studied (explicit stages)"
-            configs.append(_config(row, AnyNetSpec.from_dict(row.spec), "studied", None, note))
+            configs.append(_config(row, row.spec, "studied", None, note))
     return configs
 
 

@@ -14,8 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats import AnalysisError
-from sweeps.fidelity import RESEED, fidelity_folders
-from sweeps.store import SweepFolder, load_results
+from sweeps import RESEED, SweepFolder, fidelity_folders, load_results
 
 # The pairs of runs compared: the sweep's own errors (brief), the re-seeded run (same budget) and the long run.
 COMPARISONS = (("brief", "long"), ("reseed", "long"), ("brief", "reseed"))
@@ -85,8 +84,15 @@ def correlation(x: np.ndarray, y: np.ndarray, a: str, b: str, seed: int = 0, dra
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tied resamples: their NaN statistics are dropped below
             value = float(fn(x, y).statistic)
-            boot = stats.bootstrap((x, y), lambda u, v, fn=fn: fn(u, v).statistic, paired=True, vectorized=False,
-                                   n_resamples=draws, method="percentile", random_state=seed)  # fmt: skip
+            boot = stats.bootstrap(
+                (x, y),
+                lambda u, v, fn=fn: fn(u, v).statistic,
+                paired=True,
+                vectorized=False,
+                n_resamples=draws,
+                method="percentile",
+                random_state=seed,
+            )
         low, high = np.nanpercentile(boot.bootstrap_distribution, [2.5, 97.5])
         out.update({name: value, f"{name}_low": float(low), f"{name}_high": float(high)})
     return Correlation(a, b, len(x), **out)
@@ -146,23 +152,31 @@ def describe(result: Fidelity) -> list[str]:
     """The check in a few lines: what was re-run, each correlation with its interval, and the pairs' orders."""
     m, f = result.models, result.factor
     counts = ", ".join(f"{n} {c}" for n, c in m.groupby("sweep", sort=False).size().items())
-    lines = [f"fidelity: {len(m)} models re-run ({counts}), a seeded uniform random subsample of each sweep; "
-             f"errors at the sweep's budget, re-seeded at the same budget, and at {f:g}x the budget"]  # fmt: skip
+    lines = [
+        f"fidelity: {len(m)} models re-run ({counts}), a seeded uniform random subsample of each sweep; "
+        f"errors at the sweep's budget, re-seeded at the same budget, and at {f:g}x the budget"
+    ]
     for c in result.pooled:
         ceiling = " (the seed-noise ceiling)" if (c.a, c.b) == ("brief", "reseed") else ""
-        lines.append(f"  {_label(c.a, f)} vs {_label(c.b, f)}{ceiling}: Spearman {c.spearman:.2f} "
-                     f"[{c.spearman_low:.2f}, {c.spearman_high:.2f}], Kendall {c.kendall:.2f} "
-                     f"[{c.kendall_low:.2f}, {c.kendall_high:.2f}], n = {c.n} (95% bootstrap intervals)")  # fmt: skip
+        lines.append(
+            f"  {_label(c.a, f)} vs {_label(c.b, f)}{ceiling}: Spearman {c.spearman:.2f} "
+            f"[{c.spearman_low:.2f}, {c.spearman_high:.2f}], Kendall {c.kendall:.2f} "
+            f"[{c.kendall_low:.2f}, {c.kendall_high:.2f}], n = {c.n} (95% bootstrap intervals)"
+        )
     for name, corrs in result.per_sweep.items():
         c = corrs[0]
-        lines.append(f"  within {name}: brief vs {f:g}x Spearman {c.spearman:.2f} [{c.spearman_low:.2f}, "
-                     f"{c.spearman_high:.2f}], n = {c.n}")  # fmt: skip
+        lines.append(
+            f"  within {name}: brief vs {f:g}x Spearman {c.spearman:.2f} [{c.spearman_low:.2f}, "
+            f"{c.spearman_high:.2f}], n = {c.n}"
+        )
     o = result.orders
     if len(o):
         kept = ", ".join(f"{how} {int(o[f'{how}_kept'].sum())} of {len(o)}" for how in ("mean", "median", "ks"))
         lines.append(f"  pairs of spaces keeping their order at {f:g}x the budget (on the re-run models): {kept}")
         for _, row in o[~(o.mean_kept & o.median_kept & o.ks_kept)].iterrows():
             changed = [h for h in ("mean", "median", "ks") if not row[f"{h}_kept"]]
-            lines.append(f"    {row.a} vs {row.b}: order changed by {', '.join(changed)} (better at the brief "
-                         f"budget by mean: {row.mean_brief}; at {f:g}x: {row.mean_long})")  # fmt: skip
+            lines.append(
+                f"    {row.a} vs {row.b}: order changed by {', '.join(changed)} (better at the brief "
+                f"budget by mean: {row.mean_brief}; at {f:g}x: {row.mean_long})"
+            )
     return lines

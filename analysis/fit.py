@@ -106,8 +106,9 @@ def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray, k: int | None) -> n
 def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, delta: np.ndarray):
     """Each point's local grid as (P, I, 1, 1), (P, 1, A, 1), (P, 1, 1, M) arrays."""
     w0_local = np.clip(w0[:, None] + Q * np.arange(-2, 3), Q, None)
-    spread = np.where(wa[:, None] > 0, wa[:, None] * np.geomspace(1 / ratio, ratio, 21, axis=1),
-                      np.geomspace(0.05, 1, 21))  # fmt: skip
+    spread = np.where(
+        wa[:, None] > 0, wa[:, None] * np.geomspace(1 / ratio, ratio, 21, axis=1), np.geomspace(0.05, 1, 21)
+    )
     wa_local = np.concatenate([np.zeros((len(wa), 1)), spread], axis=1)
     wm_local = np.clip(wm[:, None] + delta[:, None] * np.linspace(-1, 1, 21), 1.01, None)
     return w0_local[:, :, None, None], wa_local[:, None, :, None], wm_local[:, None, None, :]
@@ -170,11 +171,6 @@ def fit_rule(widths: Sequence[int], stages: int | None = None) -> RuleFit:
 
 def with_fits(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths."""
-    fits = [asdict(f) for f in fit_rules([block_widths(spec) for spec in frame.spec])] if len(frame) else []
+    fits = [asdict(f) for f in fit_rules([spec.block_widths for spec in frame.spec])] if len(frame) else []
     columns = pd.DataFrame(fits, index=frame.index, columns=["w0", "wa", "wm", "e_fit", "e_cont"])
     return frame.join(columns.rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"}))
-
-
-def block_widths(spec: dict) -> list[int]:
-    """The width of every block, in order (stage i's width repeated d_i times)."""
-    return [w for d, w in zip(spec["depths"], spec["widths"]) for _ in range(d)]

@@ -8,12 +8,33 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.stats import AnalysisError
-from sweeps.recipe import Recipe
-from sweeps.store import SweepFolder, load_results
+from sweeps import Recipe, SweepFolder, load_results
 
 # Columns that describe a model's shape, in the order plots show them (those present in a sweep are used).
-SHAPE = ["d", "d1", "d2", "d3", "d4", "w1", "w2", "w3", "w4", "b", "b1", "b2", "b3", "b4", "g", "g1", "g2", "g3",
-         "g4", "w0", "wa", "wm"]  # fmt: skip
+SHAPE = [
+    "d",
+    "d1",
+    "d2",
+    "d3",
+    "d4",
+    "w1",
+    "w2",
+    "w3",
+    "w4",
+    "b",
+    "b1",
+    "b2",
+    "b3",
+    "b4",
+    "g",
+    "g1",
+    "g2",
+    "g3",
+    "g4",
+    "w0",
+    "wa",
+    "wm",
+]
 
 
 @dataclass(frozen=True)

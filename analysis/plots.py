@@ -12,16 +12,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.fit import block_widths  # noqa: E402
 from anynet.regnet import rule_widths  # noqa: E402
 from analysis.stats import Bootstrap, edf, edf_band  # noqa: E402
 
 DPI = 100
 SIZE = (720, 450)  # pixels of every figure
 LOG_AXES = ("w1", "w2", "w3", "w4", "w0", "wa", "flops", "params", "acts")
-UNITS = {"d": "depth (blocks)", "w": "width (channels)", "b": "bottleneck ratio", "g": "group width (channels)",
-         "w0": "initial width w0 (channels)", "wa": "slope wa (channels per block)", "wm": "width multiplier wm",
-         "e_fit": "misfit to the quantized linear rule, mean |log(w_hat / w)|"}
+UNITS = {
+    "d": "depth (blocks)",
+    "w": "width (channels)",
+    "b": "bottleneck ratio",
+    "g": "group width (channels)",
+    "w0": "initial width w0 (channels)",
+    "wa": "slope wa (channels per block)",
+    "wm": "width multiplier wm",
+    "e_fit": "misfit to the quantized linear rule, mean |log(w_hat / w)|",
+}
 
 
 def axis_label(column: str) -> str:
@@ -42,8 +48,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path, title: str,
-             xlabel: str = "top-1 error (%)", seed: int = 0) -> Path:  # fmt: skip
+def edf_plot(
+    curves: dict[str, tuple[np.ndarray, np.ndarray | None]],
+    path: Path,
+    title: str,
+    xlabel: str = "top-1 error (%)",
+    seed: int = 0,
+) -> Path:
     """Overlay of EDFs (of errors, or of another value such as e_fit), each with its shaded 95% bootstrap band
     (stats.edf_band, seeded); curves maps a sweep's name to (values, weights or None)."""
     fig, ax = _figure()
@@ -52,8 +63,12 @@ def edf_plot(curves: dict[str, tuple[np.ndarray, np.ndarray | None]], path: Path
         x = np.sort(errors)
         y = edf(errors, x, w)
         mean = float(np.average(errors, weights=w))
-        line = ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post",
-                       label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})")[0]  # fmt: skip
+        line = ax.step(
+            np.concatenate([[x[0]], x]),
+            np.concatenate([[0], y]),
+            where="post",
+            label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})",
+        )[0]
         low, high = edf_band(errors, x, weights, seed=seed)
         ax.fill_between(x, low, high, step="post", color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set(xlabel=xlabel, ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
@@ -82,7 +97,7 @@ def widths_plot(frame: pd.DataFrame, path: Path, title: str, top: int = 5) -> Pa
     quantized linear rule dashed when the frame has the fit columns (analysis.fit.with_fits)."""
     fig, ax = _figure()
     for _, row in frame.nsmallest(top, "error").iterrows():
-        widths = block_widths(row.spec)
+        widths = row.spec.block_widths
         blocks = range(1, len(widths) + 1)
         fitted = f", e_fit {row.e_fit:.3f}" if "e_fit" in row else ""
         line = ax.plot(blocks, widths, marker="o", ms=3, label=f"model {row.id}: {row.error:.2f}%{fitted}")[0]

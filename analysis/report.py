@@ -16,8 +16,14 @@ from analysis.fidelity import analyse, describe, load_fidelity
 from analysis.fit import with_fits
 from analysis.load import Sweeps, load_sweeps
 from analysis.stats import (
-    AnalysisError, bootstrap_best, ks_test, most_bins, normalized_weights, search_efficiency, shared_range,
-)  # fmt: skip
+    AnalysisError,
+    bootstrap_best,
+    ks_test,
+    most_bins,
+    normalized_weights,
+    search_efficiency,
+    shared_range,
+)
 from analysis.verdict import Verdict, verdict
 
 METRICS = ("flops", "params", "acts")
@@ -37,8 +43,15 @@ class Report:
         return self.out / "report.html"
 
 
-def compare(dirs: list[str | Path], out: str | Path, *, normalize: str | None = None, bins: int | None = None,
-            names: list[str] | None = None, seed: int = 0) -> Report:  # fmt: skip
+def compare(
+    dirs: list[str | Path],
+    out: str | Path,
+    *,
+    normalize: str | None = None,
+    bins: int | None = None,
+    names: list[str] | None = None,
+    seed: int = 0,
+) -> Report:
     """Compare sweeps (one works too) and write the report into `out`. `bins` of the normalized EDF: None takes the
     most, up to 10, that every sweep fills."""
     if normalize is not None and normalize not in METRICS:
@@ -90,9 +103,11 @@ def budget_lines(sweeps: Sweeps) -> list[str]:
         seen = f"{images.min():,.0f}-{images.max():,.0f} training images per model (median {images.median():,.0f}"
         seen += f", {epochs.median():.2f} epoch)" if len(epochs) else ")"
         lines.append(f"Errors of {', '.join(names)}: after a brief training of {recipe}; {seen}.")
-    lines.append("They rank shapes by how fast they learn under one shared recipe and equal compute; they are not the "
-                 "errors these networks reach when trained to convergence, which are lower (the fidelity check below "
-                 "says how well the ranking holds at a longer budget, where one was run).")  # fmt: skip
+    lines.append(
+        "They rank shapes by how fast they learn under one shared recipe and equal compute; they are not the "
+        "errors these networks reach when trained to convergence, which are lower (the fidelity check below "
+        "says how well the ranking holds at a longer budget, where one was run)."
+    )
     return lines
 
 
@@ -102,8 +117,11 @@ def _fidelity(dirs: list[str | Path], names: list[str], out: Path, seed: int, fi
     if len(models) < 3 or models.factor.nunique() > 1:
         return []
     result = analyse(models, seed=seed)
-    figures.append(plots.fidelity_plot(models, result.factor, out / "fidelity.png",
-                                       f"fidelity: brief vs {result.factor:g}x budget and re-seeded"))  # fmt: skip
+    figures.append(
+        plots.fidelity_plot(
+            models, result.factor, out / "fidelity.png", f"fidelity: brief vs {result.factor:g}x budget and re-seeded"
+        )
+    )
     return describe(result)
 
 
@@ -119,9 +137,16 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray], said: Ve
     for name in sweeps.names:
         errors = sweeps.errors(name).to_numpy()
         all_rows = sweeps.frame[sweeps.frame.sweep == name]
-        row = {"sweep": name, "ok": len(errors), "not_ok": len(all_rows) - len(errors), "min_error": errors.min(),
-               "mean_error": errors.mean(), "median_error": float(np.median(errors)),
-               "min_error_low": boots[name].error_low, "min_error_high": boots[name].error_high}  # fmt: skip
+        row = {
+            "sweep": name,
+            "ok": len(errors),
+            "not_ok": len(all_rows) - len(errors),
+            "min_error": errors.min(),
+            "mean_error": errors.mean(),
+            "median_error": float(np.median(errors)),
+            "min_error_low": boots[name].error_low,
+            "min_error_high": boots[name].error_high,
+        }
         for other in sweeps.names:
             if other == name:
                 continue
@@ -135,8 +160,16 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray], said: Ve
     return pd.DataFrame(rows)
 
 
-def _figures(sweeps: Sweeps, fitted: dict[str, pd.DataFrame], boots: dict, weights: dict, normalize: str | None,
-             bins: int, out: Path, seed: int) -> list[Path]:  # fmt: skip
+def _figures(
+    sweeps: Sweeps,
+    fitted: dict[str, pd.DataFrame],
+    boots: dict,
+    weights: dict,
+    normalize: str | None,
+    bins: int,
+    out: Path,
+    seed: int,
+) -> list[Path]:
     curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
     figures = [plots.edf_plot(curves, out / "edf.png", "error EDF", seed=seed)]
     if normalize:
@@ -146,15 +179,26 @@ def _figures(sweeps: Sweeps, fitted: dict[str, pd.DataFrame], boots: dict, weigh
     search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
     figures.append(plots.search_plot(search, out / "search.png"))
     e_fits = {n: (fitted[n].e_fit.to_numpy(), None) for n in sweeps.names}
-    figures.append(plots.edf_plot(e_fits, out / "e_fit.png", "fit to the quantized linear rule (e_fit)",
-                                  xlabel="e_fit, mean |log(w_hat / w)|", seed=seed))  # fmt: skip
+    figures.append(
+        plots.edf_plot(
+            e_fits,
+            out / "e_fit.png",
+            "fit to the quantized linear rule (e_fit)",
+            xlabel="e_fit, mean |log(w_hat / w)|",
+            seed=seed,
+        )
+    )
     for i, name in enumerate(sweeps.names, 1):
         rows = fitted[name]
-        figures.append(plots.widths_plot(rows, out / f"s{i}_widths.png",
-                                         f"{name}: per-block widths of the best, fitted rules dashed"))  # fmt: skip
+        figures.append(
+            plots.widths_plot(
+                rows, out / f"s{i}_widths.png", f"{name}: per-block widths of the best, fitted rules dashed"
+            )
+        )
         for column in [*sweeps.shape_columns(name), "e_fit"]:
-            figures.append(plots.param_plot(rows, column, boots[name], out / f"s{i}_{column}.png",
-                                            f"{name}: error vs {column}"))  # fmt: skip
+            figures.append(
+                plots.param_plot(rows, column, boots[name], out / f"s{i}_{column}.png", f"{name}: error vs {column}")
+            )
     return figures
 
 
@@ -166,8 +210,9 @@ class Context:
     fidelity: list[str]
 
 
-def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None, said: Verdict,
-             context: Context) -> str:  # fmt: skip
+def _summary(
+    sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None, said: Verdict, context: Context
+) -> str:
     lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", "", "## Verdict", ""]
     lines += [f"- {line}" for line in said.headline] + [""] + [f"- {line}" for line in said.details]
     lines += ["", "## What the errors are", ""] + [f"- {line}" for line in context.budget]
@@ -176,9 +221,11 @@ def _summary(sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | 
         lines += [*context.fidelity, "```"]
     lines += ["", "## Details", ""]
     for _, row in table.iterrows():
-        lines.append(f"- **{row.sweep}**: {row.ok} models ok ({row.not_ok} not), error min {row.min_error:.2f}% "
-                     f"(bootstrap 95%: {row.min_error_low:.2f}-{row.min_error_high:.2f}), mean {row.mean_error:.2f}%, "
-                     f"median {row.median_error:.2f}%")  # fmt: skip
+        lines.append(
+            f"- **{row.sweep}**: {row.ok} models ok ({row.not_ok} not), error min {row.min_error:.2f}% "
+            f"(bootstrap 95%: {row.min_error_low:.2f}-{row.min_error_high:.2f}), mean {row.mean_error:.2f}%, "
+            f"median {row.median_error:.2f}%"
+        )
     pairs = [(a, b) for i, a in enumerate(sweeps.names) for b in sweeps.names[i + 1 :]]
     if pairs:
         lines += ["", "KS tests (statistic, p-value):"]
@@ -248,19 +295,36 @@ def _matrix(table: pd.DataFrame, kind: str = "") -> str:
     return pd.DataFrame(cells, index=labels, columns=labels).to_html(classes="matrix", escape=False)
 
 
-def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path], normalize: str | None,
-          bins: int, said: Verdict, context: Context) -> str:  # fmt: skip
+def _html(
+    sweeps: Sweeps,
+    table: pd.DataFrame,
+    boots: dict,
+    figures: list[Path],
+    normalize: str | None,
+    bins: int,
+    said: Verdict,
+    context: Context,
+) -> str:
     by_name = {p.name: p for p in figures}
-    parts = [f"<!doctype html><meta charset='utf-8'><title>anynet: {html.escape(', '.join(sweeps.names))}</title>",
-             f"<style>{CSS}</style><h1>Design-space comparison</h1>", "<h2>Verdict</h2>",
-             _list(said.headline, "verdict"), _list(said.details, "details"),
-             f"<p>{html.escape(', '.join(sweeps.names))} &middot; {datetime.now():%Y-%m-%d %H:%M} &middot; errors are "
-             "top-1 errors in % (on the validation split where a sweep has one, else on the test set); statistics "
-             "use the models that finished ok.</p>", "<h2>What the errors are</h2>", _list(context.budget, "details")]
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>anynet: {html.escape(', '.join(sweeps.names))}</title>",
+        f"<style>{CSS}</style><h1>Design-space comparison</h1>",
+        "<h2>Verdict</h2>",
+        _list(said.headline, "verdict"),
+        _list(said.details, "details"),
+        f"<p>{html.escape(', '.join(sweeps.names))} &middot; {datetime.now():%Y-%m-%d %H:%M} &middot; errors are "
+        "top-1 errors in % (on the validation split where a sweep has one, else on the test set); statistics "
+        "use the models that finished ok.</p>",
+        "<h2>What the errors are</h2>",
+        _list(context.budget, "details"),
+    ]
     if context.fidelity:
-        parts += ["<h2>Fidelity: does the brief budget rank models as a longer one does?</h2>",
-                  f"<pre>{html.escape(chr(10).join(context.fidelity))}</pre>", _img(by_name["fidelity.png"])]
-    parts += ["<h2>Summary</h2>", _sweep_table(table).to_html(index=False)]  # fmt: skip
+        parts += [
+            "<h2>Fidelity: does the brief budget rank models as a longer one does?</h2>",
+            f"<pre>{html.escape(chr(10).join(context.fidelity))}</pre>",
+            _img(by_name["fidelity.png"]),
+        ]
+    parts += ["<h2>Summary</h2>", _sweep_table(table).to_html(index=False)]
     if len(table) > 1:
         parts += [
             "<h2>Pairwise KS tests</h2>",
@@ -272,20 +336,30 @@ def _html(sweeps: Sweeps, table: pd.DataFrame, boots: dict, figures: list[Path],
             parts += [f"<p>Normalized by {normalize} (weighted KS test):</p>", _matrix(table, "norm_")]
     parts += ["<h2>Error distributions</h2>", _img(by_name["edf.png"])]
     if normalize:
-        parts += [f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
-                  "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",
-                  _img(by_name[f"edf_{normalize}.png"])]  # fmt: skip
-    parts += ["<h2>Random-search efficiency</h2>", _img(by_name["search.png"]),
-              "<h2>How well the quantized linear rule explains the widths</h2>",
-              "<p>e_fit per model: the RegNet rule fitted to its per-block widths (0: a RegNet exactly).</p>",
-              _img(by_name["e_fit.png"])]  # fmt: skip
+        parts += [
+            f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
+            "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",
+            _img(by_name[f"edf_{normalize}.png"]),
+        ]
+    parts += [
+        "<h2>Random-search efficiency</h2>",
+        _img(by_name["search.png"]),
+        "<h2>How well the quantized linear rule explains the widths</h2>",
+        "<p>e_fit per model: the RegNet rule fitted to its per-block widths (0: a RegNet exactly).</p>",
+        _img(by_name["e_fit.png"]),
+    ]
     for i, name in enumerate(sweeps.names, 1):
-        parts += [f"<h2>{html.escape(name)}</h2>", boots[name].ranges.to_html(float_format=lambda v: f"{v:.4g}"),
-                  "<div class='grid'>"]  # fmt: skip
+        parts += [
+            f"<h2>{html.escape(name)}</h2>",
+            boots[name].ranges.to_html(float_format=lambda v: f"{v:.4g}"),
+            "<div class='grid'>",
+        ]
         parts += [_img(p) for p in figures if p.name.startswith(f"s{i}_")]
         parts.append("</div>")
     excluded = sweeps.excluded
     if len(excluded):
-        parts += ["<h2>Models left out of the statistics</h2>",
-                  excluded[["sweep", "id", "status", "message"]].to_html(index=False)]  # fmt: skip
+        parts += [
+            "<h2>Models left out of the statistics</h2>",
+            excluded[["sweep", "id", "status", "message"]].to_html(index=False),
+        ]
     return "\n".join(parts) + "\n"

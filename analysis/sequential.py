@@ -151,7 +151,7 @@ def run_until_separated(
     """Run the study at each look's n (growing its sweeps) until every pair has separated or max_n is reached;
     each look tests the first n models of each space. Writes the outcome to <out>/sequential.md."""
     from analysis.study import run_study
-    from sweeps.store import load_results
+    from sweeps import load_results
 
     check_pairs(pairs, study.spaces)
     check_settings(alpha, max_n, study.n)

@@ -29,8 +29,10 @@ def shared_range(values: list[np.ndarray]) -> tuple[float, float]:
     """The complexity range every population covers: the largest minimum to the smallest maximum."""
     low, high = max(float(np.min(v)) for v in values), min(float(np.max(v)) for v in values)
     if low >= high:
-        raise AnalysisError(f"the populations share no complexity range (largest minimum {low:g} >= smallest "
-                            f"maximum {high:g}); compare sweeps sampled in overlapping bands")  # fmt: skip
+        raise AnalysisError(
+            f"the populations share no complexity range (largest minimum {low:g} >= smallest "
+            f"maximum {high:g}); compare sweeps sampled in overlapping bands"
+        )
     return low, high
 
 
@@ -98,8 +100,9 @@ class Bootstrap:
     error_high: float
 
 
-def bootstrap_best(frame: pd.DataFrame, columns: list[str], fraction: float = 0.25, draws: int = 10_000,
-                   seed: int = 0) -> Bootstrap:  # fmt: skip
+def bootstrap_best(
+    frame: pd.DataFrame, columns: list[str], fraction: float = 0.25, draws: int = 10_000, seed: int = 0
+) -> Bootstrap:
     """Draw `fraction` of the models with replacement, keep the best (lowest error), `draws` times (seeded)."""
     if frame.empty:
         raise AnalysisError("no finished models to bootstrap")

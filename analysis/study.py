@@ -12,16 +12,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anynet.errors import AnynetError
 from anynet.files import write_text_atomic
 
+if TYPE_CHECKING:
+    from analysis.report import Report
+    from sweeps import Dataset, Estimate, SweepConfig, SweepStatus
+
 # The paper's spaces at small-image scale (sampler/spaces/*-small.yaml: 3 stages, 28 px, 1 channel, 10 classes).
 ALIASES = {
-    "A": "AnyNetX_A-small", "B": "AnyNetX_B-small", "C": "AnyNetX_C-small", "D": "AnyNetX_D-small",
-    "E": "AnyNetX_E-small", "regnetx": "RegNetX-small", "regnety": "RegNetY-small",
-}  # fmt: skip
+    "A": "AnyNetX_A-small",
+    "B": "AnyNetX_B-small",
+    "C": "AnyNetX_C-small",
+    "D": "AnyNetX_D-small",
+    "E": "AnyNetX_E-small",
+    "regnetx": "RegNetX-small",
+    "regnety": "RegNetY-small",
+}
 # Chosen so that the whole study, installs included, ends within 30 minutes on 2 CPU cores (README: the study).
 DEFAULT_SPACES = ("A", "C", "E", "regnetx")
 DEFAULT_N = 32
@@ -61,8 +70,8 @@ class Study:
 
 @dataclass(frozen=True)
 class StudyResult:
-    statuses: list  # sweeps.sweep.SweepStatus per space
-    report: Any  # analysis.report.Report, or None when no sweep had two models finished
+    statuses: list[SweepStatus]  # per space
+    report: Report | None  # None when no sweep had two models finished
     exports: dict[str, Path]  # sweep name -> its configs file (anynet yaml; a .pycls.yaml sits beside it)
     best: dict[str, Any] | None  # the exported config of the best model over all sweeps
     notes: list[str]  # what was left out of the report or the exports, and why
@@ -84,13 +93,25 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
         name = space.name.removesuffix("-small")
         if name in [f["name"] for f in files]:
             raise StudyError(f"spaces: {alias} is given twice")
-        files.append({
-            "name": name, "space": ALIASES.get(alias, alias), "n": study.n, "seed": study.seed,
-            "overrides": {k: v for k, v in wanted.items() if getattr(space, k) != v}, "flops": study.flops,
-            "dataset": study.dataset, "data_dir": study.data_dir, "val_split": study.val_split,
-            "recipe": dict(study.recipe), "resources": dict(study.resources), "max_concurrent": study.max_concurrent,
-            "retries": study.retries, "address": study.address, "out_dir": str(Path(study.out) / "sweeps" / name),
-        })  # fmt: skip
+        files.append(
+            {
+                "name": name,
+                "space": ALIASES.get(alias, alias),
+                "n": study.n,
+                "seed": study.seed,
+                "overrides": {k: v for k, v in wanted.items() if getattr(space, k) != v},
+                "flops": study.flops,
+                "dataset": study.dataset,
+                "data_dir": study.data_dir,
+                "val_split": study.val_split,
+                "recipe": dict(study.recipe),
+                "resources": dict(study.resources),
+                "max_concurrent": study.max_concurrent,
+                "retries": study.retries,
+                "address": study.address,
+                "out_dir": str(Path(study.out) / "sweeps" / name),
+            }
+        )
     return files
 
 
@@ -98,16 +119,15 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
 class StudyPlan:
     """What a study would train, sampled without training: per space its config and plan, and their estimate."""
 
-    configs: list  # sweeps.config.SweepConfig per space
+    configs: list[SweepConfig]  # per space
     plans: list[list[dict[str, Any]]]
-    estimate: Any  # sweeps.plan.Estimate: a Cost per space, the rate per trial, trials at once, seconds
+    estimate: Estimate  # a Cost per space, the rate per trial, trials at once, seconds
 
 
 def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     """Sample every space's plan (writing nothing) and estimate the time; `rate` (training multiply-adds/s of one
     trial) is measured on the median model of all plans when not given."""
-    from sweeps.plan import estimate, sample_plan
-    from sweeps.sweep import sweep_data
+    from sweeps import estimate, sample_plan, sweep_data
 
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
@@ -122,10 +142,9 @@ def fidelity_plan(plan: list[dict[str, Any]], k: int, factor: float) -> list[tup
     return [(median, 1.0), (median, factor)] * min(k, len(plan))
 
 
-def _configs(study: Study) -> tuple[Any, list]:
+def _configs(study: Study) -> tuple[Dataset, list[SweepConfig]]:
     """The study's dataset (found, or fetched, before any work) and its validated sweep files."""
-    from sweeps.config import sweep_from_dict
-    from sweeps.data import load_dataset
+    from sweeps import load_dataset, sweep_from_dict
 
     data = load_dataset(study.dataset, study.data_dir, download=True)
     files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
@@ -136,29 +155,42 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     """Run (or resume, or grow) every sweep of the study, then write its report and RegNet configs."""
     import yaml
 
-    from sweeps.sweep import run_sweeps
+    from sweeps import run_sweeps
 
     _, configs = _configs(study)
     out = Path(study.out)
-    write_text_atomic(out / "study.yaml", yaml.safe_dump({**asdict(study), "out": str(out),
-                                                           "spaces": list(study.spaces)}, sort_keys=False))  # fmt: skip
+    write_text_atomic(
+        out / "study.yaml",
+        yaml.safe_dump({**asdict(study), "out": str(out), "spaces": list(study.spaces)}, sort_keys=False),
+    )
     statuses = run_sweeps(configs, address=study.address, progress=progress)
-    notes = [f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
-             for c, s in zip(configs, statuses) if s.ok < 2]  # fmt: skip
+    notes = [
+        f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
+        for c, s in zip(configs, statuses)
+        if s.ok < 2
+    ]
     usable = [(c, s.ok) for c, s in zip(configs, statuses) if s.ok >= 2]
     if study.fidelity and usable:
-        from sweeps.fidelity import run_fidelity
+        from sweeps import run_fidelity
 
-        reruns = run_fidelity([c.out_dir for c, _ in usable], study.fidelity, study.fidelity_factor,
-                              address=study.address, progress=progress)  # fmt: skip
-        notes += [f"{s.name}: {s.remaining + s.failed} fidelity re-run(s) did not finish ok"
-                  for s in reruns if s.remaining or s.failed]  # fmt: skip
+        reruns = run_fidelity(
+            [c.out_dir for c, _ in usable],
+            study.fidelity,
+            study.fidelity_factor,
+            address=study.address,
+            progress=progress,
+        )
+        notes += [
+            f"{s.name}: {s.remaining + s.failed} fidelity re-run(s) did not finish ok"
+            for s in reruns
+            if s.remaining or s.failed
+        ]
     report = _report([c.out_dir for c, _ in usable], out / "report", study.seed, notes) if usable else None
     exports, best = _export(usable, study.top, out / "configs", notes)
     return StudyResult(statuses, report, exports, best, notes)
 
 
-def _report(dirs: list[Path], out: Path, seed: int, notes: list[str]):
+def _report(dirs: list[Path], out: Path, seed: int, notes: list[str]) -> Report:
     """The compare report, flops-normalized too where the sweeps share a complexity range that each fills."""
     from analysis.report import compare
     from analysis.stats import AnalysisError
@@ -166,12 +198,16 @@ def _report(dirs: list[Path], out: Path, seed: int, notes: list[str]):
     try:
         return compare(dirs, out, normalize="flops", seed=seed)
     except AnalysisError as e:
-        notes.append(f"report without the flops-normalized EDF ({str(e).split('; use')[0]}); a larger --n fills the "
-                     "shared flops range better")
+        notes.append(
+            f"report without the flops-normalized EDF ({str(e).split('; use')[0]}); a larger --n fills the "
+            "shared flops range better"
+        )
         return compare(dirs, out, seed=seed)
 
 
-def _export(sweeps: list[tuple[Any, int]], top: int, folder: Path, notes: list[str]) -> tuple[dict[str, Path], dict | None]:
+def _export(
+    sweeps: list[tuple[SweepConfig, int]], top: int, folder: Path, notes: list[str]
+) -> tuple[dict[str, Path], dict[str, Any] | None]:
     """Each sweep's `top` models (of its `ok` ones) as RegNet configs, anynet yaml and pycls yaml; a model without a
     valid RegNet form is noted and skipped."""
     from analysis.export import regnet_config, render, top_models
@@ -195,4 +231,3 @@ def _export(sweeps: list[tuple[Any, int]], top: int, folder: Path, notes: list[s
         if best is None or found[0]["measured"]["error"] < best["measured"]["error"]:
             best = found[0]
     return exports, best
-

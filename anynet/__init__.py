@@ -1,15 +1,31 @@
-"""anynet: AnyNet/RegNet design spaces, after Radosavovic et al. (ICCV 2019, CVPR 2020)."""
+"""anynet: AnyNet/RegNet design spaces, after Radosavovic et al. (ICCV 2019, CVPR 2020).
 
-from anynet.compat import adjust_block_compatibility
-from anynet.errors import AnynetError, SpecError
-from anynet.files import load_spec, save_spec, spec_from_text, spec_to_text
-from anynet.model import AnyNet, Complexity, complexity, complexity_breakdown
-from anynet.regnet import RegNetParams, quantized_linear
-from anynet.spec import AnyNetSpec
-from anynet.zoo import zoo_names, zoo_spec
+The model core: specs, blocks, models, exact complexity, the RegNet rule, the zoo, and generic helpers such as
+`anynet.lazy`. It imports none of the other packages (sampler, sweeps, analysis); see ARCHITECTURE.md.
 
-__all__ = [
-    "AnyNet", "AnyNetSpec", "AnynetError", "Complexity", "RegNetParams", "SpecError",
-    "adjust_block_compatibility", "complexity", "complexity_breakdown", "load_spec", "quantized_linear",
-    "save_spec", "spec_from_text", "spec_to_text", "zoo_names", "zoo_spec",
-]  # fmt: skip
+The names below load their modules on first use, so a package that only needs a light helper (`anynet.lazy`)
+does not pay for torch."""
+
+from anynet.lazy import lazy_exports
+
+_EXPORTS = {
+    "adjust_block_compatibility": "anynet.compat",
+    "AnynetError": "anynet.errors",
+    "SpecError": "anynet.errors",
+    "load_spec": "anynet.files",
+    "save_spec": "anynet.files",
+    "spec_from_text": "anynet.files",
+    "spec_to_text": "anynet.files",
+    "AnyNet": "anynet.model",
+    "Complexity": "anynet.model",
+    "complexity": "anynet.model",
+    "complexity_breakdown": "anynet.model",
+    "RegNetParams": "anynet.regnet",
+    "quantized_linear": "anynet.regnet",
+    "AnyNetSpec": "anynet.spec",
+    "zoo_names": "anynet.zoo",
+    "zoo_spec": "anynet.zoo",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -36,19 +36,30 @@ class SpecBatch:
 
     def stage_rows(self, index: np.ndarray) -> list[tuple[tuple, ...]]:
         """Per row in index: (depths, widths, bot_muls, group_ws) as tuples of plain Python numbers."""
-        cols = [np.stack([col[index] for col in c], axis=1).tolist() if c else [()] * len(index)
-                for c in (self.depths, self.widths, self.bot_muls, self.group_ws)]  # fmt: skip
+        cols = [
+            np.stack([col[index] for col in c], axis=1).tolist() if c else [()] * len(index)
+            for c in (self.depths, self.widths, self.bot_muls, self.group_ws)
+        ]
         return [tuple(map(tuple, r)) for r in zip(*cols)]
 
     def spec(self, row: tuple[tuple, ...], regnet: RegNetParams | None = None) -> AnyNetSpec:
         """A row (from stage_rows) as a validated AnyNetSpec with this batch's shared fields."""
         depths, widths, bot_muls, group_ws = row
         return AnyNetSpec(
-            stem_type=self.stem_type, stem_w=self.stem_w, block_type=self.block_type, depths=depths,
-            widths=widths, strides=self.strides, bot_muls=bot_muls or None, group_ws=group_ws or None,
-            se_r=self.se_r, num_classes=self.num_classes, in_channels=self.in_channels,
-            resolution=self.resolution, regnet=regnet,
-        )  # fmt: skip
+            stem_type=self.stem_type,
+            stem_w=self.stem_w,
+            block_type=self.block_type,
+            depths=depths,
+            widths=widths,
+            strides=self.strides,
+            bot_muls=bot_muls or None,
+            group_ws=group_ws or None,
+            se_r=self.se_r,
+            num_classes=self.num_classes,
+            in_channels=self.in_channels,
+            resolution=self.resolution,
+            regnet=regnet,
+        )
 
 
 def batch_complexity(batch: SpecBatch) -> Complexity:

@@ -12,9 +12,20 @@ import torch
 from torch import nn
 
 from anynet.layers import (
-    Cx, activation, conv2d, conv2d_cx, gap2d, gap2d_cx, linear, linear_cx, norm2d, norm2d_cx, pool2d, pool2d_cx,
+    Cx,
+    activation,
+    conv2d,
+    conv2d_cx,
+    gap2d,
+    gap2d_cx,
+    linear,
+    linear_cx,
+    norm2d,
+    norm2d_cx,
+    pool2d,
+    pool2d_cx,
     round_int,
-)  # fmt: skip
+)
 
 
 class SimpleStemIN(nn.Module):

@@ -43,9 +43,12 @@ def extension() -> ModuleType | None:
         from torch.utils.cpp_extension import load
 
         return load(
-            name=f"anynet_bn_relu_{_build_key()}", sources=[str(SOURCE)], verbose=False,
-            extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"],
-        )  # fmt: skip
+            name=f"anynet_bn_relu_{_build_key()}",
+            sources=[str(SOURCE)],
+            verbose=False,
+            extra_cflags=["-O3", "-march=native", "-fopenmp"],
+            extra_ldflags=["-fopenmp"],
+        )
     except Exception as e:  # a missing compiler or ninja shows up as several exception types
         warnings.warn(f"anynet: fused CPU batch norm unavailable, using ATen's ({type(e).__name__}: {e})", stacklevel=2)
         return None
@@ -53,8 +56,15 @@ def extension() -> ModuleType | None:
 
 class _BatchNormReLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, residual: torch.Tensor | None,
-                eps: float, relu: bool):  # fmt: skip
+    def forward(
+        ctx,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        residual: torch.Tensor | None,
+        eps: float,
+        relu: bool,
+    ):
         y, mean, var, invstd = extension().forward(x, weight, bias, residual, eps, relu)
         # With a residual the ReLU mask needs y; without one it is recomputed from x, so y is not kept.
         ctx.save_for_backward(x, y if residual is not None else None, mean, invstd, weight, bias)
@@ -75,10 +85,15 @@ class _BatchNormReLU(torch.autograd.Function):
 def can_fuse(bn: nn.BatchNorm2d, x: torch.Tensor) -> bool:
     """Training on the CPU, float32, channels_last, affine with running statistics, and the kernel is built."""
     return (
-        bn.training and x.device.type == "cpu" and x.dtype == torch.float32 and bn.affine
-        and bn.track_running_stats and x.is_contiguous(memory_format=torch.channels_last)
-        and torch.is_grad_enabled() and extension() is not None
-    )  # fmt: skip
+        bn.training
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and bn.affine
+        and bn.track_running_stats
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and torch.is_grad_enabled()
+        and extension() is not None
+    )
 
 
 def batch_norm_relu(bn: nn.BatchNorm2d, x: torch.Tensor, residual: torch.Tensor | None, relu: bool) -> torch.Tensor:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from anynet.compat import adjust_block_compatibility
-from anynet.errors import SpecError
+from anynet.errors import SpecError, check_keys
 from anynet.regnet import RegNetParams
 from anynet.validate import check_choice, check_int, check_ints, check_list, check_real, check_reals
 
@@ -16,9 +16,20 @@ STEM_TYPES = ("simple_stem_in", "res_stem_cifar", "res_stem_in")
 BLOCK_TYPES = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
 BOTTLENECK = "res_bottleneck_block"
 SPEC_KEYS = (
-    "stem_type", "stem_w", "block_type", "depths", "widths", "strides", "bot_muls", "group_ws",
-    "se_r", "num_classes", "in_channels", "resolution", "regnet",
-)  # fmt: skip
+    "stem_type",
+    "stem_w",
+    "block_type",
+    "depths",
+    "widths",
+    "strides",
+    "bot_muls",
+    "group_ws",
+    "se_r",
+    "num_classes",
+    "in_channels",
+    "resolution",
+    "regnet",
+)
 STAGE_KEYS = ("depths", "widths", "strides", "bot_muls", "group_ws")
 
 
@@ -87,7 +98,9 @@ class AnyNetSpec:
             if b > 1 and not b.is_integer():
                 raise SpecError(f"bot_muls[{i}]: must be at most 1 or a whole number, got {b!r}")
         object.__setattr__(self, "bot_muls", bot_muls)
-        object.__setattr__(self, "group_ws", check_ints("group_ws", check_list("group_ws", self.group_ws, n), minimum=1))
+        object.__setattr__(
+            self, "group_ws", check_ints("group_ws", check_list("group_ws", self.group_ws, n), minimum=1)
+        )
         self._check_compatibility()
         if self.se_r:
             w_ins = (self.stem_w,) + self.widths
@@ -132,9 +145,14 @@ class AnyNetSpec:
         k = len(regnet.rule.widths)
         ws, bs, gs = adjust_block_compatibility(regnet.rule.widths, [regnet.bot_mul] * k, [regnet.group_w] * k)
         return cls(
-            depths=regnet.rule.depths, widths=ws, strides=[stride] * k, bot_muls=bs, group_ws=gs,
-            regnet=regnet, **fields,
-        )  # fmt: skip
+            depths=regnet.rule.depths,
+            widths=ws,
+            strides=[stride] * k,
+            bot_muls=bs,
+            group_ws=gs,
+            regnet=regnet,
+            **fields,
+        )
 
     @classmethod
     def from_dict(cls, data: Any) -> AnyNetSpec:
@@ -142,9 +160,7 @@ class AnyNetSpec:
         (depth, w0, wa, wm, group_w[, bot_mul, q]) generates the stages."""
         if not isinstance(data, Mapping):
             raise SpecError(f"spec: must be a mapping with keys {', '.join(SPEC_KEYS)}, got {type(data).__name__}")
-        unknown = [k for k in data if k not in SPEC_KEYS]
-        if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field; allowed fields: {', '.join(SPEC_KEYS)}")
+        check_keys(data, SPEC_KEYS)
         fields = dict(data)
         if fields.get("regnet") is not None:
             fields["regnet"] = regnet_from_dict(fields["regnet"])
@@ -172,6 +188,11 @@ class AnyNetSpec:
     @property
     def num_stages(self) -> int:
         return len(self.depths)
+
+    @property
+    def block_widths(self) -> tuple[int, ...]:
+        """The width of every block, in order (stage i's width repeated d_i times)."""
+        return tuple(w for d, w in zip(self.depths, self.widths) for _ in range(d))
 
     @property
     def inner_widths(self) -> tuple[int, ...] | None:
@@ -204,9 +225,7 @@ def regnet_from_dict(data: Any) -> RegNetParams:
     keys = tuple(RegNetParams.__dataclass_fields__)
     if not isinstance(data, Mapping):
         raise SpecError(f"regnet: must be a mapping with keys {', '.join(keys)}, got {data!r}")
-    unknown = [k for k in data if k not in keys]
-    if unknown:
-        raise SpecError(f"regnet.{unknown[0]}: unknown field; allowed fields: {', '.join(keys)}")
+    check_keys(data, keys, "regnet")
     missing = [k for k in keys[:5] if k not in data]
     if missing:
         raise SpecError(f"regnet.{missing[0]}: required (RegNet parameters: {', '.join(keys)})")

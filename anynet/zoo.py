@@ -38,9 +38,14 @@ REGNETY = {  # with squeeze-excite, se_r = 0.25
     "32GF": (20, 232, 115.89, 2.53, 232),
 }
 _CIFAR_RESNET = dict(
-    stem_type="res_stem_cifar", stem_w=16, block_type="res_basic_block", widths=[16, 32, 64], strides=[1, 2, 2],
-    num_classes=10, resolution=32,
-)  # fmt: skip
+    stem_type="res_stem_cifar",
+    stem_w=16,
+    block_type="res_basic_block",
+    widths=[16, 32, 64],
+    strides=[1, 2, 2],
+    num_classes=10,
+    resolution=32,
+)
 _IN_RESNET = dict(
     stem_type="res_stem_in", stem_w=64, depths=[3, 4, 6, 3], widths=[256, 512, 1024, 2048], strides=[1, 2, 2, 2]
 )

@@ -49,10 +49,16 @@ def main() -> int:
         spec = zoo_spec(name, resolution=args.resolution)
         analytic_s, flops = time_analytic(spec, args.repeats)
         fvcore_s, traced = time_fvcore(spec)
-        rows.append({
-            "model": name, "flops": flops, "equal": flops == traced,
-            "analytic_us": analytic_s * 1e6, "fvcore_ms": fvcore_s * 1e3, "ratio": fvcore_s / analytic_s,
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "flops": flops,
+                "equal": flops == traced,
+                "analytic_us": analytic_s * 1e6,
+                "fvcore_ms": fvcore_s * 1e3,
+                "ratio": fvcore_s / analytic_s,
+            }
+        )
     table = pd.DataFrame(rows)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.resolution} px, batch 1")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))

@@ -47,7 +47,9 @@ def main() -> None:
     config = sweep_from_dict(sweep_files(Study(spaces=("regnetx",), n=args.models, flops=DEFAULT_FLOPS), 1, 10, 28)[0])
     maker = BatchMaker(data.mean, data.std, 28, torch.device("cpu"), channels_last=True)
     print(f"{len(data.test_y):,} test images of {data.name}, 1 thread")
-    print(f"{'model':>5} {'MF':>6} {'before s':>9} {'now s':>7} {'speed-up':>9} {'eval GMAC/s':>12} {'train GMAC/s':>13}")
+    print(
+        f"{'model':>5} {'MF':>6} {'before s':>9} {'now s':>7} {'speed-up':>9} {'eval GMAC/s':>12} {'train GMAC/s':>13}"
+    )
     ratios, vs_train = [], []
     for row in sample_plan(config):
         spec = AnyNetSpec.from_dict(row["spec"])
@@ -55,8 +57,10 @@ def main() -> None:
         train_rate = 3 * row["flops"] * result.images_per_s
         model = AnyNet(spec).to(memory_format=torch.channels_last)
         times = {}
-        for name, fn in (("before", lambda: evaluate_unfolded(model, data.test_x, data.test_y, maker)),
-                         ("now", lambda: evaluate(model, data.test_x, data.test_y, maker, 128, False))):  # fmt: skip
+        for name, fn in (
+            ("before", lambda: evaluate_unfolded(model, data.test_x, data.test_y, maker)),
+            ("now", lambda: evaluate(model, data.test_x, data.test_y, maker, 128, False)),
+        ):
             fn()
             started = time.perf_counter()
             fn()
@@ -64,10 +68,14 @@ def main() -> None:
         eval_rate = row["flops"] * len(data.test_y) / times["now"]
         ratios.append(times["before"] / times["now"])
         vs_train.append(eval_rate / train_rate)
-        print(f"{row['id']:>5} {row['flops'] / 1e6:>6.2f} {times['before']:>9.2f} {times['now']:>7.2f} "
-              f"{ratios[-1]:>8.2f}x {eval_rate / 1e9:>12.1f} {train_rate / 1e9:>13.1f}")  # fmt: skip
-    print(f"evaluation now vs before: {min(ratios):.2f}x-{max(ratios):.2f}x faster; evaluation's multiply-add rate "
-          f"is {min(vs_train):.2f}x-{max(vs_train):.2f}x the training step's (target: >= 1x)")  # fmt: skip
+        print(
+            f"{row['id']:>5} {row['flops'] / 1e6:>6.2f} {times['before']:>9.2f} {times['now']:>7.2f} "
+            f"{ratios[-1]:>8.2f}x {eval_rate / 1e9:>12.1f} {train_rate / 1e9:>13.1f}"
+        )
+    print(
+        f"evaluation now vs before: {min(ratios):.2f}x-{max(ratios):.2f}x faster; evaluation's multiply-add rate "
+        f"is {min(vs_train):.2f}x-{max(vs_train):.2f}x the training step's (target: >= 1x)"
+    )
 
 
 if __name__ == "__main__":

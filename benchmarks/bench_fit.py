@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from analysis.fit import block_widths, fit_rule, fit_rules
+from analysis.fit import fit_rule, fit_rules
 from sampler import sample
 
 
@@ -18,7 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64)
     args = parser.parse_args()
-    widths = [block_widths(spec.to_dict()) for spec in sample("AnyNetX_E", args.n, seed=0, flops=(360e6, 400e6)).specs]
+    widths = [spec.block_widths for spec in sample("AnyNetX_E", args.n, seed=0, flops=(360e6, 400e6)).specs]
     print(f"{args.n} AnyNetX_E models, 360-400 MF, depths {min(map(len, widths))}-{max(map(len, widths))} blocks")
     start = time.perf_counter()
     together = fit_rules(widths)
@@ -28,7 +28,10 @@ def main() -> None:
     slow = time.perf_counter() - start
     assert together == alone, "fitting together changed a fit"
     print(f"together: {fast:.2f} s ({fast / args.n * 1e3:.0f} ms per model); one at a time: {slow:.2f} s")
-    print(f"speed-up {slow / fast:.2f}x; identical fits; median e_fit {sorted(f.e_fit for f in together)[args.n // 2]:.3f}")
+    print(
+        f"speed-up {slow / fast:.2f}x; identical fits; "
+        f"median e_fit {sorted(f.e_fit for f in together)[args.n // 2]:.3f}"
+    )
 
 
 if __name__ == "__main__":

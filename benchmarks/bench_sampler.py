@@ -54,9 +54,15 @@ def baseline(space: DesignSpace, n: int, seed: int) -> tuple[list[AnyNetSpec], i
         bot_muls = [1 / b for b in values["b"]]
         ws, bs, gs = adjust_block_compatibility([int(w) for w in values["w"]], bot_muls, [int(g) for g in values["g"]])
         spec = AnyNetSpec(
-            stem_type=space.stem_type, stem_w=space.stem_w, depths=[int(d) for d in values["d"]], widths=ws,
-            strides=space.strides, bot_muls=bs, group_ws=gs, resolution=space.resolution,
-        )  # fmt: skip
+            stem_type=space.stem_type,
+            stem_w=space.stem_w,
+            depths=[int(d) for d in values["d"]],
+            widths=ws,
+            strides=space.strides,
+            bot_muls=bs,
+            group_ws=gs,
+            resolution=space.resolution,
+        )
         key = (spec.depths, spec.widths, spec.bot_muls, spec.group_ws)
         if key in seen or not BAND[0] <= complexity(spec).flops <= BAND[1]:
             continue

@@ -53,9 +53,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bsw", dir="/tmp") as tmp:
         folder = Path(tmp) / "sweep"
-        sweep = {"name": "bench", "out_dir": str(folder), "space": "AnyNetX_A-small", "n": args.trials,
-                 "overrides": {"params.d.high": 3, "params.w.high": 64}, "flops": "2M:4M", "dataset": "synthetic",
-                 "recipe": {"images": args.images}, "resources": {"cpus": 1}, "max_concurrent": SLOTS}  # fmt: skip
+        sweep = {
+            "name": "bench",
+            "out_dir": str(folder),
+            "space": "AnyNetX_A-small",
+            "n": args.trials,
+            "overrides": {"params.d.high": 3, "params.w.high": 64},
+            "flops": "2M:4M",
+            "dataset": "synthetic",
+            "recipe": {"images": args.images},
+            "resources": {"cpus": 1},
+            "max_concurrent": SLOTS,
+        }
         path = Path(tmp) / "bench.yaml"
         path.write_text(yaml.safe_dump(sweep))
         env = {**os.environ, "RAY_TMPDIR": tmp}
@@ -75,12 +84,15 @@ def main() -> None:
     idle = (SLOTS * (last - first) - trained - sum(gaps)) / args.trials
     print(f"{args.trials} trials, {args.images} images each, synthetic; Ray: {SLOTS} trials at once x 1 CPU")
     print(f"anynet sweep run (local Ray)      wall {ray_wall:7.1f} s")
-    print(f"one process, one after another    wall {sequential:7.1f} s   (Ray path {sequential / ray_wall:.2f}x faster)")
+    print(
+        f"one process, one after another    wall {sequential:7.1f} s   (Ray path {sequential / ray_wall:.2f}x faster)"
+    )
     print(f"trials' training time, summed          {trained:7.1f} s   ({trained / args.trials:.1f} s per trial)")
     print(f"Ray wall / (sum / {SLOTS})                     {ray_wall / ideal:7.2f}x    (target <= 1.10)")
     print(f"fixed cost: start {first - launched:.1f} s, stop {exited - last:.1f} s")
-    print(f"per-trial overhead                     {sum(gaps) / len(gaps):7.3f} s   (target < 1 s; max "
-          f"{max(gaps):.3f} s)")
+    print(
+        f"per-trial overhead                     {sum(gaps) / len(gaps):7.3f} s   (target < 1 s; max {max(gaps):.3f} s)"
+    )
     print(f"slots idle (start stagger, end imbalance) {idle:5.2f} s per trial")
 
 

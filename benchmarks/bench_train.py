@@ -55,8 +55,14 @@ def baseline_images_per_s(spec: AnyNetSpec, data, images: int, batch: int, threa
     torch.set_num_threads(threads)
     mean, std = data.mean[0], data.std[0]
     x = (data.train_x.float() / 255 - mean) / std
-    loader = DataLoader(TensorDataset(x, data.train_y), batch_size=batch, shuffle=True, num_workers=2,
-                        drop_last=True, persistent_workers=False)  # fmt: skip
+    loader = DataLoader(
+        TensorDataset(x, data.train_y),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=2,
+        drop_last=True,
+        persistent_workers=False,
+    )
     torch.manual_seed(0)
     model = AnyNet(spec)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-5)
@@ -113,12 +119,22 @@ def main() -> None:
             ours.append(in_fresh_process("anynet", name, args.dataset, args.images, args.threads))
             base.append(in_fresh_process("baseline", name, args.dataset, args.images, args.threads))
         ours, base = statistics.median(ours), statistics.median(base)
-        rows.append({
-            "spec": name, "MF": flops / 1e6, "anynet img/s": ours, "baseline img/s": base, "speedup": ours / base,
-            "anynet GMAC/s": 3 * flops * ours / 1e9, "of peak": 3 * flops * ours / peak,
-        })  # fmt: skip
-    print(f"torch {torch.__version__}, {args.threads} threads, batch 128, median of {args.repeats} runs of {args.images} images, "
-          f"{data.name}; fp32 matmul peak {peak / 1e9:.1f} GMAC/s ({2 * peak / 1e9:.1f} GFLOP/s)")  # fmt: skip
+        rows.append(
+            {
+                "spec": name,
+                "MF": flops / 1e6,
+                "anynet img/s": ours,
+                "baseline img/s": base,
+                "speedup": ours / base,
+                "anynet GMAC/s": 3 * flops * ours / 1e9,
+                "of peak": 3 * flops * ours / peak,
+            }
+        )
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, batch 128, "
+        f"median of {args.repeats} runs of {args.images} images, "
+        f"{data.name}; fp32 matmul peak {peak / 1e9:.1f} GMAC/s ({2 * peak / 1e9:.1f} GFLOP/s)"
+    )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, formatters={"of peak": "{:.0%}".format}, float_format=lambda v: f"{v:,.2f}"))
 

@@ -68,8 +68,14 @@ def _train(job: dict) -> dict:
         return {**job["key"], "skipped": True}
     started = time.perf_counter()
     result = train(AnyNetSpec.from_dict(job["spec"]), DATA, Recipe(**job["recipe"]), seed=job["seed"], threads=1)
-    return {**job["key"], "error": result.error, "status": result.status, "seconds": time.perf_counter() - started,
-            "train_seconds": result.train_seconds, "images": result.images}  # fmt: skip
+    return {
+        **job["key"],
+        "error": result.error,
+        "status": result.status,
+        "seconds": time.perf_counter() - started,
+        "train_seconds": result.train_seconds,
+        "images": result.images,
+    }
 
 
 def jobs(rows: list[dict], factor: float, seeds: int, deadline: float) -> list[dict]:
@@ -77,15 +83,28 @@ def jobs(rows: list[dict], factor: float, seeds: int, deadline: float) -> list[d
     out = []
     for row in rows:
         seed = int(np.random.SeedSequence([99, row["id"], len(row["sweep"])]).generate_state(1)[0])
-        out.append({"key": {"run": f"ref{factor:g}x", "seed_index": 0, "sweep": row["sweep"], "id": row["id"]},
-                    "spec": row["spec"], "recipe": {"budget_macs": BASE["budget_macs"] * factor}, "seed": seed,
-                    "deadline": deadline})  # fmt: skip
+        out.append(
+            {
+                "key": {"run": f"ref{factor:g}x", "seed_index": 0, "sweep": row["sweep"], "id": row["id"]},
+                "spec": row["spec"],
+                "recipe": {"budget_macs": BASE["budget_macs"] * factor},
+                "seed": seed,
+                "deadline": deadline,
+            }
+        )
     for s in range(seeds):
         for name, fields in CANDIDATES.items():
             for row in rows:
                 seed = int(np.random.SeedSequence([s, row["id"], len(row["sweep"])]).generate_state(1)[0])
-                out.append({"key": {"run": name, "seed_index": s, "sweep": row["sweep"], "id": row["id"]},
-                            "spec": row["spec"], "recipe": {**BASE, **fields}, "seed": seed, "deadline": deadline})  # fmt: skip
+                out.append(
+                    {
+                        "key": {"run": name, "seed_index": s, "sweep": row["sweep"], "id": row["id"]},
+                        "spec": row["spec"],
+                        "recipe": {**BASE, **fields},
+                        "seed": seed,
+                        "deadline": deadline,
+                    }
+                )
     return out
 
 
@@ -97,10 +116,13 @@ def summarize(records: list[dict], factor: float) -> list[str]:
     frame = pd.DataFrame([r for r in records if not r.get("skipped") and r.get("error") is not None])
     frame["model"] = frame.sweep + "-" + frame.id.astype(str)
     ref = frame[frame.run == f"ref{factor:g}x"].set_index("model").error
-    lines = [f"reference: {len(ref)} models at {factor:g}x the base budget, mean error {ref.mean():.2f}%, "
-             f"{frame[frame.run == f'ref{factor:g}x'].seconds.mean():.1f} s per model"]  # fmt: skip
-    lines.append(f"{'candidate':<22} {'n':>3} {'rho_ref':>8} {'rho_seeds':>9} {'mean_err':>9} {'s/model':>8} "
-                 f"{'eval_share':>10}")  # fmt: skip
+    lines = [
+        f"reference: {len(ref)} models at {factor:g}x the base budget, mean error {ref.mean():.2f}%, "
+        f"{frame[frame.run == f'ref{factor:g}x'].seconds.mean():.1f} s per model"
+    ]
+    lines.append(
+        f"{'candidate':<22} {'n':>3} {'rho_ref':>8} {'rho_seeds':>9} {'mean_err':>9} {'s/model':>8} {'eval_share':>10}"
+    )
     for name in CANDIDATES:
         runs = frame[frame.run == name]
         if runs.empty:
@@ -109,8 +131,10 @@ def summarize(records: list[dict], factor: float) -> list[str]:
         rho = [stats.spearmanr(*ref.align(e, join="inner")).statistic for e in by_seed]
         noise = stats.spearmanr(*by_seed[0].align(by_seed[1], join="inner")).statistic if len(by_seed) > 1 else np.nan
         share = 1 - runs.train_seconds.sum() / runs.seconds.sum()
-        lines.append(f"{name:<22} {len(by_seed[0]):>3} {np.mean(rho):>8.3f} {noise:>9.3f} {runs.error.mean():>9.2f} "
-                     f"{runs.seconds.mean():>8.1f} {share:>10.2f}")  # fmt: skip
+        lines.append(
+            f"{name:<22} {len(by_seed[0]):>3} {np.mean(rho):>8.3f} {noise:>9.3f} {runs.error.mean():>9.2f} "
+            f"{runs.seconds.mean():>8.1f} {share:>10.2f}"
+        )
     return lines
 
 
@@ -131,8 +155,11 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     seen = {_key(r) for r in done if not r.get("skipped")}
-    todo = [j for j in jobs(models(args.models), args.factor, args.seeds, time.time() + args.minutes * 60)
-            if _key(j["key"]) not in seen]  # fmt: skip
+    todo = [
+        j
+        for j in jobs(models(args.models), args.factor, args.seeds, time.time() + args.minutes * 60)
+        if _key(j["key"]) not in seen
+    ]
     from anynet import fused
 
     fused.extension()  # compile the CPU kernel once, before the workers start

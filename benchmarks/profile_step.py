@@ -121,11 +121,13 @@ def main() -> None:
     torch.manual_seed(0)
     spec = SPECS[args.spec]
     model = AnyNet(spec).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-5,
-                                foreach=True)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-5, foreach=True
+    )
     loss_fn = nn.CrossEntropyLoss()
     x = torch.randn(128, spec.in_channels, spec.resolution, spec.resolution).contiguous(
-        memory_format=torch.channels_last)  # fmt: skip
+        memory_format=torch.channels_last
+    )
     y = torch.randint(0, spec.num_classes, (128,))
 
     def step() -> None:
@@ -176,9 +178,11 @@ def main() -> None:
     parts = table.groupby("part")[["in step ms", "alone ms"]].sum(min_count=1)
     parts["in step / alone"] = parts["in step ms"] / parts["alone ms"]
     hot = parts["alone ms"].sum() + parts.loc["other", "in step ms"]
-    print(f"{args.spec}, {args.threads} threads, batch 128: {step_ms:.1f} ms per step untimed, "
-          f"{table['in step ms'].sum():.1f} ms of timed calls; {hot:.1f} ms if every convolution and BatchNorm "
-          f"ran at its hot-cache speed")  # fmt: skip
+    print(
+        f"{args.spec}, {args.threads} threads, batch 128: {step_ms:.1f} ms per step untimed, "
+        f"{table['in step ms'].sum():.1f} ms of timed calls; {hot:.1f} ms if every convolution and BatchNorm "
+        f"ran at its hot-cache speed"
+    )
     print(parts.to_string(float_format=lambda v: f"{v:,.2f}"))
     print()
     print(table.drop(columns="part").head(25).to_string(index=False, float_format=lambda v: f"{v:,.2f}"))

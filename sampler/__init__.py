@@ -1,4 +1,6 @@
-"""Design spaces and the constrained sampler."""
+"""Design spaces and the constrained sampler.
+
+sampler imports only anynet; sweeps and analysis import sampler (ARCHITECTURE.md)."""
 
 from sampler.builtin import get_space, space_names
 from sampler.distributions import Distribution
@@ -7,6 +9,14 @@ from sampler.sample import Sample, SamplingError, sample
 from sampler.space import DesignSpace, Param, load_space_file
 
 __all__ = [
-    "DesignSpace", "Distribution", "Param", "Sample", "SamplingError", "get_space", "load_space_file", "sample",
-    "space_names", "spec_row",
-]  # fmt: skip
+    "DesignSpace",
+    "Distribution",
+    "Param",
+    "Sample",
+    "SamplingError",
+    "get_space",
+    "load_space_file",
+    "sample",
+    "space_names",
+    "spec_row",
+]

@@ -79,7 +79,16 @@ def _batch(space: DesignSpace, ds, ws, bms, gs) -> SpecBatch:
         return None if x is None else tuple(x[:, i] for i in range(x.shape[1]))
 
     return SpecBatch(
-        depths=cols(ds), widths=cols(ws), strides=space.strides, bot_muls=cols(bms), group_ws=cols(gs),
-        stem_type=space.stem_type, stem_w=space.stem_w, block_type=space.block_type, se_r=space.se_r,
-        num_classes=space.num_classes, in_channels=space.in_channels, resolution=space.resolution,
-    )  # fmt: skip
+        depths=cols(ds),
+        widths=cols(ws),
+        strides=space.strides,
+        bot_muls=cols(bms),
+        group_ws=cols(gs),
+        stem_type=space.stem_type,
+        stem_w=space.stem_w,
+        block_type=space.block_type,
+        se_r=space.se_r,
+        num_classes=space.num_classes,
+        in_channels=space.in_channels,
+        resolution=space.resolution,
+    )

@@ -116,8 +116,11 @@ def sample(
     n = check_int("n", n, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     max_draws = check_int("max_draws", max_draws, minimum=1)
-    bands = {"flops": _check_band("flops", flops), "params": _check_band("params", params),
-             "acts": _check_band("acts", acts)}  # fmt: skip
+    bands = {
+        "flops": _check_band("flops", flops),
+        "params": _check_band("params", params),
+        "acts": _check_band("acts", acts),
+    }
     started = time.perf_counter()
     specs: list[AnyNetSpec] = []
     cxs: list[Complexity] = []

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anynet.errors import SpecError
+from anynet.errors import SpecError, check_keys
 from anynet.files import read_yaml
 from anynet.spec import BLOCK_TYPES, BOTTLENECK, STEM_TYPES
 from anynet.validate import check_choice, check_int, check_list, check_real
@@ -20,9 +20,22 @@ KINDS = ("anynet", "regnet")
 ANYNET_PARAMS = ("d", "w", "b", "g")
 REGNET_PARAMS = ("d", "w0", "wa", "wm", "g", "b")
 SPACE_KEYS = (
-    "name", "description", "kind", "stages", "stem_type", "stem_w", "block_type", "strides", "se_r",
-    "resolution", "in_channels", "num_classes", "params", "non_decreasing", "q",
-)  # fmt: skip
+    "name",
+    "description",
+    "kind",
+    "stages",
+    "stem_type",
+    "stem_w",
+    "block_type",
+    "strides",
+    "se_r",
+    "resolution",
+    "in_channels",
+    "num_classes",
+    "params",
+    "non_decreasing",
+    "q",
+)
 PARAM_KEYS = ("dist", "low", "high", "q", "values", "shared")
 
 
@@ -50,7 +63,8 @@ class Param:
 @dataclass(frozen=True)
 class DesignSpace:
     """A design space. `params` maps the paper's names to distributions; `non_decreasing` lists anynet
-    parameters constrained to w_{i+1} >= w_i across stages (applied by rejection, on the drawn values)."""
+    parameters constrained to w_{i+1} >= w_i across stages (drawn from their ordered law directly, without
+    rejection: sampler/draw.py)."""
 
     name: str
     kind: str
@@ -74,9 +88,7 @@ class DesignSpace:
         """Read and validate a space; every error names its field."""
         if not isinstance(data, Mapping):
             raise SpecError(f"space: must be a mapping with keys {', '.join(SPACE_KEYS)}")
-        unknown = [k for k in data if k not in SPACE_KEYS]
-        if unknown:
-            raise SpecError(f"{unknown[0]}: unknown field; allowed fields: {', '.join(SPACE_KEYS)}")
+        check_keys(data, SPACE_KEYS)
         for key in ("name", "kind", "stages", "params"):
             if key not in data:
                 raise SpecError(f"{key}: required")
@@ -89,7 +101,10 @@ class DesignSpace:
         strides = data.get("strides", 2)
         strides = [strides] * stages if isinstance(strides, (int, float)) else check_list("strides", strides, stages)
         fields = dict(
-            name=name, kind=kind, stages=stages, block_type=block_type,
+            name=name,
+            kind=kind,
+            stages=stages,
+            block_type=block_type,
             description=str(data.get("description", "")),
             stem_type=check_choice("stem_type", data.get("stem_type", "simple_stem_in"), STEM_TYPES),
             stem_w=check_int("stem_w", data.get("stem_w", 32), minimum=1),
@@ -99,7 +114,7 @@ class DesignSpace:
             in_channels=check_int("in_channels", data.get("in_channels", 3), minimum=1),
             num_classes=check_int("num_classes", data.get("num_classes", 1000), minimum=1),
             q=check_int("q", data.get("q", 8), minimum=1),
-        )  # fmt: skip
+        )
         if fields["se_r"] and block_type != BOTTLENECK:
             raise SpecError(f"se_r: applies to {BOTTLENECK} only, and block_type is {block_type}")
         if kind == "regnet" and block_type != BOTTLENECK:
@@ -166,9 +181,7 @@ def _read_params(kind: str, block_type: str, data: Any) -> dict[str, Param]:
 def _read_param(kind: str, where: str, data: Any) -> Param:
     if not isinstance(data, Mapping):
         raise SpecError(f"{where}: must be a mapping with keys {', '.join(PARAM_KEYS)}, got {data!r}")
-    for key in data:
-        if key not in PARAM_KEYS:
-            raise SpecError(f"{where}.{key}: unknown field; allowed fields: {', '.join(PARAM_KEYS)}")
+    check_keys(data, PARAM_KEYS, where)
     if "dist" not in data:
         raise SpecError(f"{where}.dist: required")
     shared = data.get("shared", False)

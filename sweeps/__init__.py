@@ -1,20 +1,41 @@
 """Datasets, brief training, and sweeps on Ray Tune.
 
+The names below are the package's public API, the only part of it that other packages (analysis, the CLI) import.
+sweeps imports sampler and anynet, never analysis (ARCHITECTURE.md).
+
 The names below load their modules on first use, so a process that needs one light module (Ray's dispatcher
 actor imports sweeps.dispatch) does not pay for torch and Ray Tune."""
 
-from sweeps.lazy import lazy_exports
+from anynet.lazy import lazy_exports
 
 _EXPORTS = {
-    "DataError": "sweeps.data", "Dataset": "sweeps.data", "load_dataset": "sweeps.data", "synthetic": "sweeps.data",
-    "Recipe": "sweeps.recipe", "RecipeError": "sweeps.recipe",
-    "TrainError": "sweeps.trainer", "TrainResult": "sweeps.trainer", "train": "sweeps.trainer",
-    "SweepConfig": "sweeps.config", "SweepError": "sweeps.config", "load_sweep": "sweeps.config",
+    "DataError": "sweeps.data",
+    "Dataset": "sweeps.data",
+    "load_dataset": "sweeps.data",
+    "synthetic": "sweeps.data",
+    "Recipe": "sweeps.recipe",
+    "RecipeError": "sweeps.recipe",
+    "TrainError": "sweeps.trainer",
+    "TrainResult": "sweeps.trainer",
+    "train": "sweeps.trainer",
+    "SweepConfig": "sweeps.config",
+    "SweepError": "sweeps.config",
+    "load_sweep": "sweeps.config",
     "sweep_from_dict": "sweeps.config",
-    "SweepStatus": "sweeps.sweep", "run_sweep": "sweeps.sweep", "run_sweeps": "sweeps.sweep",
+    "SweepStatus": "sweeps.sweep",
+    "run_sweep": "sweeps.sweep",
+    "run_sweeps": "sweeps.sweep",
+    "sweep_data": "sweeps.sweep",
     "sweep_status": "sweeps.sweep",
+    "Estimate": "sweeps.plan",
+    "estimate": "sweeps.plan",
+    "sample_plan": "sweeps.plan",
+    "RESEED": "sweeps.fidelity",
+    "fidelity_folders": "sweeps.fidelity",
+    "run_fidelity": "sweeps.fidelity",
+    "SweepFolder": "sweeps.store",
     "load_results": "sweeps.store",
-}  # fmt: skip
+}
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,8 +12,17 @@ import torch.nn.functional as F
 class BatchMaker:
     """Turns uint8 image batches into normalized float batches at the model's resolution."""
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], resolution: int, device: torch.device,
-                 *, channels_last: bool, crop_pad: int = 0, flip: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        resolution: int,
+        device: torch.device,
+        *,
+        channels_last: bool,
+        crop_pad: int = 0,
+        flip: bool = False,
+    ) -> None:
         std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
         self.scale = 1 / (255 * std_t)
         self.shift = -torch.tensor(mean, device=device).view(1, -1, 1, 1) / std_t
@@ -47,8 +56,9 @@ def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.
     return padded[batch, channel, rows, cols]
 
 
-def train_batches(n: int, batch_size: int, steps: int, generator: torch.Generator,
-                  device: torch.device) -> Iterator[tuple[int, torch.Tensor]]:  # fmt: skip
+def train_batches(
+    n: int, batch_size: int, steps: int, generator: torch.Generator, device: torch.device
+) -> Iterator[tuple[int, torch.Tensor]]:
     """(epoch, indices) for `steps` full batches: epochs are seeded permutations of n; a partial last batch of an
     epoch is dropped, so every step sees batch_size images."""
     per_epoch = n // batch_size

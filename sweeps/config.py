@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from anynet.errors import AnynetError, SpecError
+from anynet.errors import AnynetError, SpecError, check_keys
 from anynet.files import read_yaml
 from anynet.validate import check_int, parse_band, parse_number
 from sampler import DesignSpace, get_space
@@ -95,8 +95,12 @@ class SweepConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML data (lists, not tuples); the space by its resolved contents."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(space=self.space.to_dict(), out_dir=str(self.out_dir), recipe=self.recipe.to_dict(),
-                    resources=asdict(self.resources))  # fmt: skip
+        data.update(
+            space=self.space.to_dict(),
+            out_dir=str(self.out_dir),
+            recipe=self.recipe.to_dict(),
+            resources=asdict(self.resources),
+        )
         return json.loads(json.dumps(data))
 
     def with_n(self, n: int) -> SweepConfig:
@@ -154,9 +158,7 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
     if not isinstance(data, dict):
         raise SweepError(f"must be a mapping of fields, got {type(data).__name__}")
     allowed = [f.name for f in fields(SweepConfig)] + ["overrides"]
-    unknown = [k for k in data if k not in allowed]
-    if unknown:
-        raise SweepError(f"{unknown[0]}: unknown field; allowed fields: {', '.join(allowed)}")
+    check_keys(data, allowed, error=SweepError)
     for key in ("name", "space", "n"):
         if data.get(key) is None:
             raise SweepError(f"{key}: required")
@@ -180,19 +182,27 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
         raise SweepError(message if message.startswith("recipe.") else f"recipe.{message}") from None
     address = data.get("address")
     if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise SweepError(f"address: must be auto, HOST:PORT or ray://HOST:PORT (or null for a local Ray), got {address!r}")
+        raise SweepError(
+            f"address: must be auto, HOST:PORT or ray://HOST:PORT (or null for a local Ray), got {address!r}"
+        )
     max_concurrent = data.get("max_concurrent")
     return SweepConfig(
-        name=name, space=space, n=check_int("n", _count("n", data["n"]), minimum=1),
-        out_dir=Path(data.get("out_dir") or Path("runs") / name), seed=check_int("seed", data.get("seed", 0), minimum=0),
-        **{m: _band(m, data.get(m)) for m in BANDS}, dataset=dataset,
+        name=name,
+        space=space,
+        n=check_int("n", _count("n", data["n"]), minimum=1),
+        out_dir=Path(data.get("out_dir") or Path("runs") / name),
+        seed=check_int("seed", data.get("seed", 0), minimum=0),
+        **{m: _band(m, data.get(m)) for m in BANDS},
+        dataset=dataset,
         data_dir=str(data["data_dir"]) if data.get("data_dir") else None,
-        val_split=float(val_split) if val_split is not None else None, recipe=recipe,
+        val_split=float(val_split) if val_split is not None else None,
+        recipe=recipe,
         resources=_resources(data.get("resources") or {}),
         max_concurrent=None if max_concurrent is None else check_int("max_concurrent", max_concurrent, minimum=1),
-        retries=check_int("retries", data.get("retries", 1), minimum=0), address=address,
+        retries=check_int("retries", data.get("retries", 1), minimum=0),
+        address=address,
         stream=check_int("stream", data.get("stream", 0), minimum=0),
-    )  # fmt: skip
+    )
 
 
 def _count(field_name: str, value: Any) -> Any:
@@ -220,15 +230,15 @@ def _band(name: str, value: Any) -> tuple[float | None, float | None] | None:
         return parse_band(name, value)
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return tuple(None if v is None else parse_number(name, v) for v in value)
-    raise SweepError(f"{name}: must be LO:HI (e.g. 360M:400M) or [lo, hi], either side empty/null for open, got {value!r}")
+    raise SweepError(
+        f"{name}: must be LO:HI (e.g. 360M:400M) or [lo, hi], either side empty/null for open, got {value!r}"
+    )
 
 
 def _resources(value: Any) -> Resources:
     if not isinstance(value, dict):
         raise SweepError(f"resources: must be a mapping with cpus and gpus, got {value!r}")
-    unknown = [k for k in value if k not in ("cpus", "gpus")]
-    if unknown:
-        raise SweepError(f"resources.{unknown[0]}: unknown field; allowed fields: cpus, gpus")
+    check_keys(value, ("cpus", "gpus"), "resources", SweepError)
     out = {}
     for key, low in (("cpus", 1.0), ("gpus", 0.0)):
         v = value.get(key, low)
@@ -236,5 +246,7 @@ def _resources(value: Any) -> Resources:
             raise SweepError(f"resources.{key}: must be a number >= {low:g}, got {v!r}")
         out[key] = float(v)
     if out["gpus"] > 1 and not out["gpus"].is_integer():
-        raise SweepError(f"resources.gpus: a fraction must be below 1 (e.g. 0.25), or a whole number, got {out['gpus']!r}")
+        raise SweepError(
+            f"resources.gpus: a fraction must be below 1 (e.g. 0.25), or a whole number, got {out['gpus']!r}"
+        )
     return Resources(**out)

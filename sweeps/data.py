@@ -29,9 +29,11 @@ from anynet.errors import AnynetError
 NAMES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagenet", "synthetic")
 NPY = {"imagenet": 1000}  # name -> classes, for datasets stored as {train,test}_{x,y}.npy
 IDX_FILES = {  # role -> standard file name
-    "train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
-    "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte",
-}  # fmt: skip
+    "train_x": "train-images-idx3-ubyte",
+    "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte",
+    "test_y": "t10k-labels-idx1-ubyte",
+}
 URLS = {
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -87,8 +89,13 @@ class Dataset:
             raise DataError(f"val_split: {fraction!r} of {n} training images leaves an empty split")
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(self.train_x.device)
         val, train = perm[:n_val], perm[n_val:]
-        return replace(self, train_x=self.train_x[train], train_y=self.train_y[train],
-                       val_x=self.train_x[val], val_y=self.train_y[val])  # fmt: skip
+        return replace(
+            self,
+            train_x=self.train_x[train],
+            train_y=self.train_y[train],
+            val_x=self.train_x[val],
+            val_y=self.train_y[val],
+        )
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = False) -> Dataset:
@@ -272,8 +279,13 @@ def _download(name: str, cache: Path) -> Path:
 
 
 def synthetic(
-    n_train: int = 8192, n_test: int = 2048, resolution: int = 28, channels: int = 1, classes: int = 10,
-    noise: float = 0.8, seed: int = 0,
+    n_train: int = 8192,
+    n_test: int = 2048,
+    resolution: int = 28,
+    channels: int = 1,
+    classes: int = 10,
+    noise: float = 0.8,
+    seed: int = 0,
 ) -> Dataset:
     """A learnable stand-in: each class is a smooth random template; images are a template plus pixel noise."""
     rng = np.random.default_rng(seed)

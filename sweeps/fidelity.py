@@ -74,8 +74,10 @@ def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[Swee
         raise SweepError(f"{source.path}: {len(chosen)} model(s) finished ok; the fidelity check needs at least 2")
     rows = {row["id"]: row for row in source.plan()}
     work = []
-    for name, stream, recipe in ((RESEED, RESEED_STREAM, config.recipe),
-                                 (long_name(factor), LONG_STREAM, scaled(config.recipe, factor))):  # fmt: skip
+    for name, stream, recipe in (
+        (RESEED, RESEED_STREAM, config.recipe),
+        (long_name(factor), LONG_STREAM, scaled(config.recipe, factor)),
+    ):
         folder = SweepFolder(source.path / FOLDER / name)
         rerun = replace(config, name=f"{config.name}-{name}", out_dir=folder.path, recipe=recipe, stream=stream)
         old: list[int] = []
@@ -86,15 +88,24 @@ def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[Swee
             old = [row["id"] for row in folder.plan()]
         plan = [rows[i] for i in old + [i for i in chosen if i not in old]]
         rerun = rerun.with_n(len(plan))
-        folder.write_settings({"name": rerun.name, "n": rerun.n, "identity": rerun.identity(),
-                               "config": rerun.to_dict(), "source": str(source.path), "factor": factor})  # fmt: skip
+        folder.write_settings(
+            {
+                "name": rerun.name,
+                "n": rerun.n,
+                "identity": rerun.identity(),
+                "config": rerun.to_dict(),
+                "source": str(source.path),
+                "factor": factor,
+            }
+        )
         folder.write_plan(plan)
         work.append((rerun, folder, plan))
     return work
 
 
-def run_fidelity(paths: list[str | Path], k: int = 8, factor: float = 4.0, *, address: str | None = None,
-                 progress: bool = True) -> list[Any]:  # fmt: skip
+def run_fidelity(
+    paths: list[str | Path], k: int = 8, factor: float = 4.0, *, address: str | None = None, progress: bool = True
+) -> list[Any]:
     """Re-run a subsample of k models of each sweep (same budget re-seeded, and factor x the budget) in one Ray
     session; returns the re-run folders' statuses (sweeps.sweep.SweepStatus), two per sweep."""
     from sweeps.sweep import run_planned

@@ -25,8 +25,10 @@ from sweeps.store import SweepFolder
 def sample_plan(config: SweepConfig) -> list[dict[str, Any]]:
     """One row per model: id, space, spec (as a dict) and complexity."""
     drawn = sample(config.space, config.n, config.seed, **config.bands)
-    return [{"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict()}
-            for i, (s, c) in enumerate(zip(drawn.specs, drawn.complexities))]  # fmt: skip
+    return [
+        {"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict()}
+        for i, (s, c) in enumerate(zip(drawn.specs, drawn.complexities))
+    ]
 
 
 def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list[dict[str, Any]]]:
@@ -52,7 +54,9 @@ def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list
                 f"{folder.path}: sampling no longer reproduces model {old['id']} of the plan (was the sampler or "
                 f"the space changed?); the sweep cannot grow consistently"
             )
-    folder.write_settings({"name": config.name, "n": config.n, "identity": config.identity(), "config": config.to_dict()})
+    folder.write_settings(
+        {"name": config.name, "n": config.n, "identity": config.identity(), "config": config.to_dict()}
+    )
     folder.write_plan(plan)
     return config, plan
 
@@ -75,8 +79,11 @@ def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int, n_ev
     """The plan's cost on a training set of n_train images and n_eval test (and validation) images."""
     images = [recipe.steps(n_train, row["flops"]) * recipe.batch_size for row in plan]
     evals = [-(-i // n_train) for i in images]  # evaluated at the end of every epoch begun
-    return Cost(images, [3.0 * row["flops"] * i for row, i in zip(plan, images)],
-                [float(row["flops"]) * n_eval * e for row, e in zip(plan, evals)])  # fmt: skip
+    return Cost(
+        images,
+        [3.0 * row["flops"] * i for row, i in zip(plan, images)],
+        [float(row["flops"]) * n_eval * e for row, e in zip(plan, evals)],
+    )
 
 
 # Seconds Ray Tune takes to start a run's trials (processes, imports, the dataset through the object store): the
@@ -106,9 +113,11 @@ class Rate:
     def describe(self) -> str:
         if not self.measured:
             return f"{format_count(self.train)} multiply-adds/s per trial (given)"
-        return (f"{format_count(self.train)} training and {format_count(self.eval)} evaluation multiply-adds/s per "
-                f"trial and {self.overhead_s:.1f} s per model besides (measured with {self.trials} trial(s) at once "
-                "on this machine)")  # fmt: skip
+        return (
+            f"{format_count(self.train)} training and {format_count(self.eval)} evaluation multiply-adds/s per "
+            f"trial and {self.overhead_s:.1f} s per model besides (measured with {self.trials} trial(s) at once "
+            "on this machine)"
+        )
 
 
 def _probe(specs: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: int, steps: int) -> list[float]:
@@ -127,14 +136,27 @@ def _probe(specs: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: 
             started = time.perf_counter()
             result = train(model, data, probe, threads=threads)
             wall = time.perf_counter() - started
-        parts = (3.0 * flops * result.images, result.train_seconds, flops * n_eval,
-                 result.seconds - result.train_seconds, wall - result.seconds)  # fmt: skip
+        parts = (
+            3.0 * flops * result.images,
+            result.train_seconds,
+            flops * n_eval,
+            result.seconds - result.train_seconds,
+            wall - result.seconds,
+        )
         totals = [t + p for t, p in zip(totals, parts)]
     return totals
 
 
-def measure_rate(plans: list[list[dict[str, Any]]], recipe: Recipe, data: Dataset, threads: int, trials: int,
-                 steps: int = 8, per_trial: int = 6, seed: int = 0) -> Rate:  # fmt: skip
+def measure_rate(
+    plans: list[list[dict[str, Any]]],
+    recipe: Recipe,
+    data: Dataset,
+    threads: int,
+    trials: int,
+    steps: int = 8,
+    per_trial: int = 6,
+    seed: int = 0,
+) -> Rate:
     """The rate of one trial measured as trials really run: `trials` processes at once (sharing this machine's
     cores and memory as the sweep's trials will), each training and evaluating `per_trial` models drawn at random
     (seeded) from the plans in turn, so every plan (design space) is measured: shapes of equal flops differ in
@@ -155,8 +177,9 @@ def measure_rate(plans: list[list[dict[str, Any]]], recipe: Recipe, data: Datase
     train_macs, train_s, eval_macs, eval_s, other_s = (sum(column) for column in zip(*found))
     cores = os.cpu_count() or 1
     share = min(1.0, (cores - RAY_CORES) / len(shares)) if cores > RAY_CORES else 1.0  # what Ray leaves the trials
-    return Rate(share * train_macs / train_s, share * eval_macs / max(eval_s, 1e-9), max(other_s, 0.0) / len(rows),
-                len(shares))  # fmt: skip
+    return Rate(
+        share * train_macs / train_s, share * eval_macs / max(eval_s, 1e-9), max(other_s, 0.0) / len(rows), len(shares)
+    )
 
 
 @dataclass(frozen=True)
@@ -171,8 +194,10 @@ class Estimate:
 
     def model_seconds(self, cost: Cost) -> float:
         """One trial's seconds for the models of a cost: training, evaluation and the rest."""
-        return sum(cost.macs) / self.rate.train + sum(cost.eval_macs) / self.rate.eval + len(cost.images) * (
-            self.rate.overhead_s
+        return (
+            sum(cost.macs) / self.rate.train
+            + sum(cost.eval_macs) / self.rate.eval
+            + len(cost.images) * (self.rate.overhead_s)
         )
 
     @property
@@ -186,12 +211,19 @@ class Estimate:
 
     def describe(self) -> str:
         """The time in words, with the rate it rests on."""
-        return (f"at {self.rate.describe()}, {self.trials} trial(s) at once: about {format_duration(self.seconds)}, "
-                "plus Ray's start (about 10 s per session)")  # fmt: skip
+        return (
+            f"at {self.rate.describe()}, {self.trials} trial(s) at once: about {format_duration(self.seconds)}, "
+            "plus Ray's start (about 10 s per session)"
+        )
 
 
-def estimate(config: SweepConfig, plans: list[list[dict[str, Any]]], data: Dataset, rate: float | None = None,
-             reruns: list[list[tuple[dict[str, Any], float]]] | None = None) -> Estimate:  # fmt: skip
+def estimate(
+    config: SweepConfig,
+    plans: list[list[dict[str, Any]]],
+    data: Dataset,
+    rate: float | None = None,
+    reruns: list[list[tuple[dict[str, Any], float]]] | None = None,
+) -> Estimate:
     """The cost of plans run with config's recipe and resources on data (its test and validation images are
     evaluated too), and of each plan's fidelity re-runs ((row, budget multiple) pairs), and the time with as many
     trials at once as max_concurrent or this machine's CPUs allow, at `rate` (training multiply-adds/s of one
@@ -199,8 +231,11 @@ def estimate(config: SweepConfig, plans: list[list[dict[str, Any]]], data: Datas
     n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
     n_train = len(data.train_y)
     costs = [training_cost(plan, config.recipe, n_train, n_eval) for plan in plans]
-    rerun_costs = [_rerun_cost([p for p in pairs if p[1] == m], config.recipe, n_train, n_eval)
-                   for pairs in reruns or [] for m in sorted({m for _, m in pairs})]  # fmt: skip
+    rerun_costs = [
+        _rerun_cost([p for p in pairs if p[1] == m], config.recipe, n_train, n_eval)
+        for pairs in reruns or []
+        for m in sorted({m for _, m in pairs})
+    ]
     trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
     if rate is None:
         count = sum(len(plan) for plan in plans)
@@ -214,5 +249,8 @@ def _rerun_cost(pairs: list[tuple[dict[str, Any], float]], recipe: Recipe, n_tra
     from sweeps.fidelity import scaled
 
     parts = [training_cost([row], scaled(recipe, m) if m != 1 else recipe, n_train, n_eval) for row, m in pairs]
-    return Cost([i for p in parts for i in p.images], [x for p in parts for x in p.macs],
-                [x for p in parts for x in p.eval_macs])  # fmt: skip
+    return Cost(
+        [i for p in parts for i in p.images],
+        [x for p in parts for x in p.macs],
+        [x for p in parts for x in p.eval_macs],
+    )

@@ -15,9 +15,15 @@ class Progress:
         self.total, self.running = total, running
         self.ok = self.failed = 0
         self.started = time.perf_counter()
-        self.bar = tqdm(total=total, initial=done, desc=name or None, unit="model", disable=not enabled,
-                        dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # fmt: skip
+        self.bar = tqdm(
+            total=total,
+            initial=done,
+            desc=name or None,
+            unit="model",
+            disable=not enabled,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+        )
         self._show()
 
     def update(self, record: dict[str, Any]) -> None:

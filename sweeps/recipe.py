@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from anynet.errors import AnynetError, SpecError
+from anynet.errors import AnynetError, SpecError, check_keys
 from anynet.validate import check_int, check_real, parse_number
 
 
@@ -22,11 +22,11 @@ class RecipeError(AnynetError):
 @dataclass(frozen=True)
 class Recipe:
     """SGD (momentum 0.9, Nesterov), lr 0.05 at batch 128 scaled linearly with the batch size, half-period cosine
-    decay per step, weight decay 5e-5, no warm-up, cross-entropy. `warmup` > 0 ramps lr up linearly over that fraction of
-    the steps (from 0.1 x lr, as pycls does); `precise_bn` > 0 recomputes the BatchNorm statistics on that many
-    training images before each evaluation (pycls's BN.USE_PRECISE_STATS). The budget is exactly one of: epochs (fractions
-    allowed), images, or budget_macs, training multiply-adds (3 x model flops per image) from which the number
-    of images follows, so models in a complexity band get equal compute. crop_pad > 0 adds pad-and-random-crop,
+    decay per step, weight decay 5e-5, no warm-up, cross-entropy. `warmup` > 0 ramps lr up linearly over that
+    fraction of the steps (from 0.1 x lr, as pycls does); `precise_bn` > 0 recomputes the BatchNorm statistics on that
+    many training images before each evaluation (pycls's BN.USE_PRECISE_STATS). The budget is exactly one of: epochs
+    (fractions allowed), images, or budget_macs, training multiply-adds (3 x model flops per image) from which the
+    number of images follows, so models in a complexity band get equal compute. crop_pad > 0 adds pad-and-random-crop,
     flip adds random horizontal flips."""
 
     epochs: float | None = None  # 1 when no budget is given
@@ -85,9 +85,7 @@ class Recipe:
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         """A recipe from a dict (e.g. a sweep file's `recipe`); unknown keys are errors naming the allowed ones."""
         names = [f.name for f in fields(cls)]
-        unknown = [k for k in data if k not in names]
-        if unknown:
-            raise RecipeError(f"recipe.{unknown[0]}: unknown field; allowed fields: {', '.join(names)}")
+        check_keys(data, names, "recipe", RecipeError)
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,8 +103,10 @@ class Recipe:
         extras += [f"precise BatchNorm statistics on {self.precise_bn:,} images"] if self.precise_bn else []
         extras += [f"crop padding {self.crop_pad}"] if self.crop_pad else []
         extras += ["flips"] if self.flip else []
-        return (f"{budget}; SGD batch {self.batch_size}, lr {self.lr:g} (at batch 128, scaled), cosine decay, "
-                f"weight decay {self.weight_decay:g}" + "".join(f", {e}" for e in extras))  # fmt: skip
+        return (
+            f"{budget}; SGD batch {self.batch_size}, lr {self.lr:g} (at batch 128, scaled), cosine decay, "
+            f"weight decay {self.weight_decay:g}" + "".join(f", {e}" for e in extras)
+        )
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide what a model learns (speed-only fields left out), for binding a sweep folder."""

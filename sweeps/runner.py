@@ -33,13 +33,11 @@ from sweeps.config import SweepConfig, SweepError
 from sweeps.data import Dataset
 from sweeps.dispatch import Dispatcher
 from sweeps.progress import Progress
+from sweeps.faults import inject_fault
 from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
 
 WAIT_S = 0.2  # a worker with nothing to take waits this long before asking again (others may still fail)
-# Testing aid: comma-separated model ids whose every attempt raises; an id with a trailing ! kills its worker
-# process instead (as the kernel's out-of-memory killer would).
-FAULT_ENV = "ANYNET_FAIL_MODELS"
 
 
 def now() -> str:
@@ -71,7 +69,6 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
     """Train one planned model, retrying a failure or divergence; return its record."""
     from sweeps.trainer import train
 
-    faults = {i.strip().rstrip("!"): i.strip().endswith("!") for i in os.environ.get(FAULT_ENV, "").split(",")}
     spec = AnyNetSpec.from_dict(row["spec"])
     started, started_at = time.perf_counter(), now()
     failures: list[str] = []
@@ -81,10 +78,7 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
         on_attempt(attempt)
         seed = model_seed(job.sweep_seed, row["id"], attempt, job.stream)
         try:
-            if str(row["id"]) in faults:
-                if faults[str(row["id"])]:
-                    os._exit(1)
-                raise RuntimeError(f"injected failure ({FAULT_ENV})")
+            inject_fault(row["id"])
             outcome = train(spec, data, job.recipe, device=job.device, seed=seed, threads=job.threads)
         except Exception as e:  # any failure of one model is that model's record, never the sweep's end
             message = f"{type(e).__name__}: {e}".splitlines()[0]
@@ -98,10 +92,18 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
         message = f"{outcome.status}: {outcome.message}"
         failures.append(message)
     return {
-        **planned(row), "status": status, "message": message, "attempts": attempt, "failures": failures,
-        "seed": seed, "result": result, "wall_s": round(time.perf_counter() - started, 3),
-        "node": socket.gethostname(), "started_at": started_at, "finished_at": now(),
-    }  # fmt: skip
+        **planned(row),
+        "status": status,
+        "message": message,
+        "attempts": attempt,
+        "failures": failures,
+        "seed": seed,
+        "result": result,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "node": socket.gethostname(),
+        "started_at": started_at,
+        "finished_at": now(),
+    }
 
 
 def planned(row: dict[str, Any]) -> dict[str, Any]:
@@ -122,8 +124,9 @@ def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
             time.sleep(WAIT_S)
             continue
         model_id, first = item
-        record = train_model(plan[model_id], first, job, data,
-                             lambda a, i=model_id: ray.get(dispatcher.attempt.remote(me, i, a)))  # fmt: skip
+        record = train_model(
+            plan[model_id], first, job, data, lambda a, i=model_id: ray.get(dispatcher.attempt.remote(me, i, a))
+        )
         tune.report({"record": {**record, "worker": me}})
 
 
@@ -133,8 +136,9 @@ def ray_session(address: str | None) -> Iterator[None]:
     shut down at the end only if started here."""
     own = not ray.is_initialized()
     if own:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
-                 logging_level="ERROR")  # fmt: skip
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR"
+        )
     try:
         yield
     finally:
@@ -142,33 +146,56 @@ def ray_session(address: str | None) -> Iterator[None]:
             ray.shutdown()
 
 
-def run_trials(config: SweepConfig, folder: SweepFolder, plan: list[dict[str, Any]], pending: list[int],
-               data: Dataset, address: str | None, progress: bool) -> None:  # fmt: skip
+def run_trials(
+    config: SweepConfig,
+    folder: SweepFolder,
+    plan: list[dict[str, Any]],
+    pending: list[int],
+    data: Dataset,
+    address: str | None,
+    progress: bool,
+) -> None:
     """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends."""
     with ray_session(address):
         namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
         name = f"dispatcher-{config.name}"
-        dispatcher = ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(
-            pending, config.retries + 1
+        dispatcher = (
+            ray.remote(Dispatcher)
+            .options(name=name, namespace=namespace, num_cpus=0)
+            .remote(pending, config.retries + 1)
         )
         workers = _worker_count(config, len(pending), ray.cluster_resources())
-        job = Job(plan=plan, recipe=config.recipe, sweep_seed=config.seed, stream=config.stream, attempts=config.retries + 1,
-                  device="cuda" if config.resources.gpus else "cpu", threads=config.resources.threads,
-                  dispatcher=name, namespace=namespace)  # fmt: skip
-        bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress,
-                       name=config.name)  # fmt: skip
+        job = Job(
+            plan=plan,
+            recipe=config.recipe,
+            sweep_seed=config.seed,
+            stream=config.stream,
+            attempts=config.retries + 1,
+            device="cuda" if config.resources.gpus else "cpu",
+            threads=config.resources.threads,
+            dispatcher=name,
+            namespace=namespace,
+        )
+        bar = Progress(
+            total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress, name=config.name
+        )
         recorder = Recorder(folder, plan, dispatcher, bar)
-        trainable = tune.with_resources(tune.with_parameters(worker, job=job, data=data),
-                                        {"cpu": config.resources.cpus, "gpu": config.resources.gpus})  # fmt: skip
+        trainable = tune.with_resources(
+            tune.with_parameters(worker, job=job, data=data),
+            {"cpu": config.resources.cpus, "gpu": config.resources.gpus},
+        )
         tuner = tune.Tuner(
             trainable,
             param_space={"worker": tune.grid_search(list(range(workers)))},
             tune_config=tune.TuneConfig(max_concurrent_trials=workers),
             run_config=tune.RunConfig(
-                name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}", storage_path=str((folder.path / "ray").resolve()),
-                callbacks=[recorder], verbose=0, failure_config=tune.FailureConfig(max_failures=config.retries + 2),
+                name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}",
+                storage_path=str((folder.path / "ray").resolve()),
+                callbacks=[recorder],
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=config.retries + 2),
             ),
-        )  # fmt: skip
+        )
         tuner.fit()
         bar.close()
         ray.kill(dispatcher)
@@ -220,5 +247,14 @@ class Recorder(tune.Callback):
         model_id, attempt = item
         lines = str(trial.get_error() or "").strip().splitlines()
         message = f"worker died: {lines[-1] if lines else 'its process ended'}"
-        self.record({**planned(self.plan[model_id]), "status": "failed", "message": message, "attempts": attempt,
-                     "failures": [message], "result": None, "finished_at": now()})  # fmt: skip
+        self.record(
+            {
+                **planned(self.plan[model_id]),
+                "status": "failed",
+                "message": message,
+                "attempts": attempt,
+                "failures": [message],
+                "result": None,
+                "finished_at": now(),
+            }
+        )

@@ -92,14 +92,24 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             raise SweepError(f"{path}: line {number} is not valid JSON") from None
 
 
-RESULT_COLUMNS = ("error", "val_error", "train_loss", "images", "steps", "train_size", "train_seconds", "images_per_s",
-                  "device", "threads")  # fmt: skip
+RESULT_COLUMNS = (
+    "error",
+    "val_error",
+    "train_loss",
+    "images",
+    "steps",
+    "train_size",
+    "train_seconds",
+    "images_per_s",
+    "device",
+    "threads",
+)
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
     """One row per finished model of a sweep folder: id, status, the training result's errors and timings,
     attempts, wall time, node, then the spec's flat columns (d1.., w1.., b1.., g1.., w0/wa/wm for RegNets) and
-    its complexity. The last record of a model wins. The `spec` column holds the spec as a dict. `error` is the
+    its complexity. The last record of a model wins. The `spec` column holds the AnyNetSpec. `error` is the
     error to select on: the validation error where the sweep has a split, else the test error (`test_error`)."""
     folder = SweepFolder(path)
     plan = {row["id"]: row for row in folder.plan()}
@@ -108,22 +118,27 @@ def load_results(path: str | Path) -> pd.DataFrame:
     for model_id in sorted(latest):
         record = latest[model_id]
         result = record.get("result") or {}
-        spec_dict = record["spec"]
-        spec = AnyNetSpec.from_dict(spec_dict)
+        spec = AnyNetSpec.from_dict(record["spec"])
         cx = Complexity(record["flops"], record["params"], record["acts"])
         row = {"id": model_id, "status": record["status"], "message": record.get("message", "")}
         row.update({k: result.get(k) for k in RESULT_COLUMNS})
         row["test_error"] = row["error"]
         if row["val_error"] is not None:  # a sweep with a validation split selects on it, never on the test set
             row["error"] = row["val_error"]
-        row.update(attempts=record.get("attempts"), wall_s=record.get("wall_s"), node=record.get("node"),
-                   seed=record.get("seed"), finished_at=record.get("finished_at"),
-                   space=plan.get(model_id, {}).get("space"))  # fmt: skip
+        row.update(
+            attempts=record.get("attempts"),
+            wall_s=record.get("wall_s"),
+            node=record.get("node"),
+            seed=record.get("seed"),
+            finished_at=record.get("finished_at"),
+            space=plan.get(model_id, {}).get("space"),
+        )
         row.update(spec_row(spec, cx))
-        row["spec"] = spec_dict
+        row["spec"] = spec
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not rows:
-        frame = pd.DataFrame(columns=["id", "status", "message", *RESULT_COLUMNS, "test_error", "flops", "params", "acts",
-                                      "spec"])  # fmt: skip
+        frame = pd.DataFrame(
+            columns=["id", "status", "message", *RESULT_COLUMNS, "test_error", "flops", "params", "acts", "spec"]
+        )
     return frame

@@ -38,8 +38,9 @@ def sweep_data(config: SweepConfig, data: Dataset | None = None) -> Dataset:
     return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
 
 
-def run_sweep(sweep: SweepConfig | str | Path, *, n: int | None = None, address: str | None = None,
-              progress: bool = True) -> SweepStatus:  # fmt: skip
+def run_sweep(
+    sweep: SweepConfig | str | Path, *, n: int | None = None, address: str | None = None, progress: bool = True
+) -> SweepStatus:
     """Plan (or resume, or grow) the sweep and train every model without a final record; returns its status.
 
     `n` grows the sweep (the first models stay the same); `address` overrides the file's Ray address."""
@@ -59,8 +60,12 @@ def run_sweeps(configs: list[SweepConfig], *, address: str | None = None, progre
     return run_planned(work, address=address, progress=progress)
 
 
-def run_planned(work: list[tuple[SweepConfig, SweepFolder, list[dict[str, Any]]]], *, address: str | None = None,
-                progress: bool = True) -> list[SweepStatus]:  # fmt: skip
+def run_planned(
+    work: list[tuple[SweepConfig, SweepFolder, list[dict[str, Any]]]],
+    *,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[SweepStatus]:
     """Train every model of each (config, folder, plan) without a final record in its folder, in one Ray session
     (started only if there is work); the plans are already written. Returns each folder's status."""
     pending = [[row for row in plan if row["id"] not in folder.final_ids()] for _, folder, plan in work]
@@ -91,8 +96,13 @@ def sweep_status(path: str | Path) -> SweepStatus:
     planned = len(folder.plan())
     ok = [r for r in latest.values() if r["status"] == "ok"]
     failed = [r for r in latest.values() if r["status"] == "failed"]
-    status = SweepStatus(name=settings.get("name", str(path)), planned=planned, ok=len(ok), failed=len(failed),
-                         remaining=planned - len(ok) - len(failed))  # fmt: skip
+    status = SweepStatus(
+        name=settings.get("name", str(path)),
+        planned=planned,
+        ok=len(ok),
+        failed=len(failed),
+        remaining=planned - len(ok) - len(failed),
+    )
     scored = [r for r in ok if (r.get("result") or {}).get("error") is not None]
     if scored:
         best = min(scored, key=lambda r: r["result"]["error"])

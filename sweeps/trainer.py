@@ -86,13 +86,18 @@ def versions() -> dict[str, str]:
         anynet_version = importlib.metadata.version("anynet")
     except importlib.metadata.PackageNotFoundError:
         anynet_version = "unknown"
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "anynet": anynet_version}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "anynet": anynet_version,
+    }
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, maker: BatchMaker, batch_size: int,
-             autocast: bool) -> float:  # fmt: skip
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, maker: BatchMaker, batch_size: int, autocast: bool
+) -> float:
     """Top-1 error in percent of the model with its BatchNorms folded into its convolutions (the model itself
     is left in training mode), counted on the device with one sync at the end."""
     folded = fold_batchnorm(model)
@@ -105,8 +110,15 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, maker: BatchMak
 
 
 @torch.no_grad()
-def precise_batchnorm(model: nn.Module, x: torch.Tensor, maker: BatchMaker, images: int, batch_size: int,
-                      generator: torch.Generator, autocast: bool) -> None:  # fmt: skip
+def precise_batchnorm(
+    model: nn.Module,
+    x: torch.Tensor,
+    maker: BatchMaker,
+    images: int,
+    batch_size: int,
+    generator: torch.Generator,
+    autocast: bool,
+) -> None:
     """pycls's precise BatchNorm statistics: the running mean and variance recomputed as the plain average over
     `images` training images (in batches of batch_size) with the weights as they are now."""
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -155,92 +167,151 @@ def train(
     total = recipe.steps(len(data.train_y), cx.flops)
     if len(data.train_y) < recipe.batch_size:
         raise TrainError(f"batch_size: {recipe.batch_size} is larger than the {len(data.train_y)} training images")
-    on_gpu = dev.type == "cuda"
-    if on_gpu:
+    if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     else:
         retain_freed_memory()
-    data = data.to(dev)
-    torch.manual_seed(seed)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = AnyNet(spec).to(dev, memory_format=memory_format)
-    optimizer = torch.optim.SGD(  # foreach: one kernel per step for all parameters (+15% on the CPU path)
-        model.parameters(), lr=recipe.lr_at(0, total), momentum=recipe.momentum, nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay, foreach=True,
-    )  # fmt: skip
-    loss_fn = nn.CrossEntropyLoss()
-    maker = BatchMaker(data.mean, data.std, spec.resolution, dev, channels_last=channels_last,
-                       crop_pad=recipe.crop_pad, flip=recipe.flip)  # fmt: skip
-    generator = torch.Generator(device=dev).manual_seed(seed)
-    check_every = CHECK_EVERY_CUDA if on_gpu else 1
-    epochs: list[dict[str, Any]] = []
-    status, message, steps_done = "ok", "", 0
-    loss_sum = torch.zeros((), device=dev)
-    steps_in_epoch, epoch_now = 0, 0
+    run = _Run(spec, data.to(dev), recipe, dev, seed, total, channels_last)
     started = time.perf_counter()
-    eval_seconds = 0.0
-
-    def close_epoch(epoch: int) -> None:
-        nonlocal eval_seconds, loss_sum, steps_in_epoch
-        t = time.perf_counter()
-        mean_loss = (loss_sum / max(steps_in_epoch, 1)).item()
-        if recipe.precise_bn:
-            precise_batchnorm(model, data.train_x, maker, recipe.precise_bn, recipe.batch_size, generator, on_gpu)
-        row = {"epoch": epoch + 1, "images": steps_done * recipe.batch_size, "train_loss": mean_loss,
-               "test_error": evaluate(model, data.test_x, data.test_y, maker, recipe.eval_batch_size, on_gpu)}
-        if data.val_x is not None:
-            row["val_error"] = evaluate(model, data.val_x, data.val_y, maker, recipe.eval_batch_size, on_gpu)
-        epochs.append(row)
-        loss_sum, steps_in_epoch = torch.zeros((), device=dev), 0
-        eval_seconds += time.perf_counter() - t
-        if bar is not None:
-            bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{row['test_error']:.2f}%")
-
-    bar = _progress_bar(total * recipe.batch_size, progress)
-    try:
-        for epoch, index in train_batches(len(data.train_y), recipe.batch_size, total, generator, dev):
-            if epoch != epoch_now:
-                close_epoch(epoch_now)
-                epoch_now = epoch
-            for group in optimizer.param_groups:
-                group["lr"] = recipe.lr_at(steps_done, total)
-            x, y = maker(data.train_x[index], generator), data.train_y[index]
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=on_gpu):
-                loss = loss_fn(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach()
-            steps_done += 1
-            steps_in_epoch += 1
-            if bar is not None:
-                bar.update(recipe.batch_size)
-            if steps_done % check_every == 0 and not torch.isfinite(loss_sum):
-                status, message = "diverged", f"non-finite training loss at step {steps_done} of {total}"
-                break
-    except (RuntimeError, ValueError) as e:
-        status, message = "failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    if status == "ok" and not torch.isfinite(loss_sum):
-        status, message = "diverged", f"non-finite training loss by step {steps_done} of {total}"
-    if steps_in_epoch or not epochs:
-        try:
-            close_epoch(epoch_now)
-        except RuntimeError as e:
-            status, message = "failed", message or f"{type(e).__name__}: {e}"
-    if bar is not None:
-        bar.close()
+    run.bar = _progress_bar(total * recipe.batch_size, progress)
+    status, message = run.loop()
+    if run.bar is not None:
+        run.bar.close()
     seconds = time.perf_counter() - started
-    train_seconds = max(seconds - eval_seconds, 1e-9)
-    last = epochs[-1] if epochs else {}
+    train_seconds = max(seconds - run.eval_seconds, 1e-9)
+    last = run.epochs[-1] if run.epochs else {}
     return TrainResult(
-        status=status, error=last.get("test_error"), val_error=last.get("val_error"),
+        status=status,
+        error=last.get("test_error"),
+        val_error=last.get("val_error"),
         train_loss=last.get("train_loss"),
-        epochs=epochs, images=steps_done * recipe.batch_size, steps=steps_done, train_size=len(data.train_y),
+        epochs=run.epochs,
+        images=run.steps_done * recipe.batch_size,
+        steps=run.steps_done,
+        train_size=len(data.train_y),
         seconds=seconds,
-        train_seconds=train_seconds, images_per_s=steps_done * recipe.batch_size / train_seconds,
-        flops=cx.flops, params=cx.params, acts=cx.acts, seed=seed, device=str(dev), threads=torch.get_num_threads(),
-        message=message, versions=versions(),
-    )  # fmt: skip
+        train_seconds=train_seconds,
+        images_per_s=run.steps_done * recipe.batch_size / train_seconds,
+        flops=cx.flops,
+        params=cx.params,
+        acts=cx.acts,
+        seed=seed,
+        device=str(dev),
+        threads=torch.get_num_threads(),
+        message=message,
+        versions=versions(),
+    )
+
+
+class _Run:
+    """One training run in progress: the model and what steps it, and the running figures its result reports."""
+
+    def __init__(
+        self,
+        spec: AnyNetSpec,
+        data: Dataset,
+        recipe: Recipe,
+        dev: torch.device,
+        seed: int,
+        total: int,
+        channels_last: bool,
+    ) -> None:
+        self.data, self.recipe, self.dev, self.total = data, recipe, dev, total
+        self.on_gpu = dev.type == "cuda"
+        torch.manual_seed(seed)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = AnyNet(spec).to(dev, memory_format=memory_format)
+        self.optimizer = torch.optim.SGD(  # foreach: one kernel per step for all parameters (+15% on the CPU path)
+            self.model.parameters(),
+            lr=recipe.lr_at(0, total),
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov,
+            weight_decay=recipe.weight_decay,
+            foreach=True,
+        )
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.maker = BatchMaker(
+            data.mean,
+            data.std,
+            spec.resolution,
+            dev,
+            channels_last=channels_last,
+            crop_pad=recipe.crop_pad,
+            flip=recipe.flip,
+        )
+        self.generator = torch.Generator(device=dev).manual_seed(seed)
+        self.check_every = CHECK_EVERY_CUDA if self.on_gpu else 1
+        self.epochs: list[dict[str, Any]] = []
+        self.steps_done = 0
+        self.loss_sum = torch.zeros((), device=dev)
+        self.steps_in_epoch = 0
+        self.eval_seconds = 0.0
+        self.bar: Any = None  # a tqdm bar when progress is shown
+
+    def loop(self) -> tuple[str, str]:
+        """Every step, each epoch closed by its evaluation, and the last (partial) epoch's: (status, message)."""
+        status, message, epoch_now = "ok", "", 0
+        try:
+            batches = train_batches(
+                len(self.data.train_y), self.recipe.batch_size, self.total, self.generator, self.dev
+            )
+            for epoch, index in batches:
+                if epoch != epoch_now:
+                    self.close_epoch(epoch_now)
+                    epoch_now = epoch
+                self.step(index)
+                if self.steps_done % self.check_every == 0 and not torch.isfinite(self.loss_sum):
+                    status, message = "diverged", f"non-finite training loss at step {self.steps_done} of {self.total}"
+                    break
+        except (RuntimeError, ValueError) as e:
+            status, message = "failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if status == "ok" and not torch.isfinite(self.loss_sum):
+            status, message = "diverged", f"non-finite training loss by step {self.steps_done} of {self.total}"
+        if self.steps_in_epoch or not self.epochs:
+            try:
+                self.close_epoch(epoch_now)
+            except RuntimeError as e:
+                status, message = "failed", message or f"{type(e).__name__}: {e}"
+        return status, message
+
+    def step(self, index: torch.Tensor) -> None:
+        """One SGD step on the training images at `index`, at the schedule's learning rate."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.recipe.lr_at(self.steps_done, self.total)
+        x, y = self.maker(self.data.train_x[index], self.generator), self.data.train_y[index]
+        with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.on_gpu):
+            loss = self.loss_fn(self.model(x).float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.loss_sum += loss.detach()
+        self.steps_done += 1
+        self.steps_in_epoch += 1
+        if self.bar is not None:
+            self.bar.update(self.recipe.batch_size)
+
+    def close_epoch(self, epoch: int) -> None:
+        """Evaluate at the end of an epoch (after precise BatchNorm statistics, when asked) and record its row."""
+        t = time.perf_counter()
+        recipe, data, maker = self.recipe, self.data, self.maker
+        mean_loss = (self.loss_sum / max(self.steps_in_epoch, 1)).item()
+        if recipe.precise_bn:
+            precise_batchnorm(
+                self.model, data.train_x, maker, recipe.precise_bn, recipe.batch_size, self.generator, self.on_gpu
+            )
+        row = {
+            "epoch": epoch + 1,
+            "images": self.steps_done * recipe.batch_size,
+            "train_loss": mean_loss,
+            "test_error": evaluate(self.model, data.test_x, data.test_y, maker, recipe.eval_batch_size, self.on_gpu),
+        }
+        if data.val_x is not None:
+            row["val_error"] = evaluate(self.model, data.val_x, data.val_y, maker, recipe.eval_batch_size, self.on_gpu)
+        self.epochs.append(row)
+        self.loss_sum, self.steps_in_epoch = torch.zeros((), device=self.dev), 0
+        self.eval_seconds += time.perf_counter() - t
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{mean_loss:.3f}", err=f"{row['test_error']:.2f}%")
 
 
 def _progress_bar(total: int, enabled: bool):

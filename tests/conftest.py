@@ -47,5 +47,3 @@ def processes_with(marker: str, wait: float = 0) -> list[int]:
         if not found or time.monotonic() >= deadline:
             return found
         time.sleep(0.2)
-
-

@@ -1,4 +1,5 @@
-"""Seeded random valid specs covering every block type, stem, 1-5 stages and several resolutions."""
+"""Specs for the tests: TINY, a small fixed X-block network that trains in seconds on 28 px gray images, and
+seeded random valid specs covering every block type, stem, 1-5 stages and several resolutions."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import numpy as np
 
 from anynet import AnyNetSpec, RegNetParams, SpecError, adjust_block_compatibility
 from anynet.spec import BLOCK_TYPES, STEM_TYPES
+
+TINY = AnyNetSpec(
+    stem_type="res_stem_cifar",
+    stem_w=8,
+    depths=[1, 1, 1],
+    widths=[16, 32, 64],
+    strides=[1, 2, 2],
+    bot_muls=[1.0] * 3,
+    group_ws=[8] * 3,
+    num_classes=10,
+    in_channels=1,
+    resolution=28,
+)
 
 
 def random_spec(rng: np.random.Generator) -> AnyNetSpec:

@@ -12,6 +12,7 @@ import yaml
 
 from analysis import AnalysisError, bootstrap_best, compare, edf, ks_test, normalized_weights, search_efficiency
 from analysis import plots
+from anynet.spec import AnyNetSpec
 
 
 def test_edf_is_exact_at_chosen_points():
@@ -94,21 +95,30 @@ def png_size(path):
 
 def test_every_plot_writes_a_png_of_the_expected_size_without_warnings(tmp_path):
     rng = np.random.default_rng(5)
-    frame = pd.DataFrame({"id": range(20), "error": rng.uniform(10, 40, 20), "w1": rng.choice([8, 16, 64], 20),
-                          "spec": [{"depths": [1, 2], "widths": [16, 32]}] * 20})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "id": range(20),
+            "error": rng.uniform(10, 40, 20),
+            "w1": rng.choice([8, 16, 64], 20),
+            "spec": [AnyNetSpec(block_type="res_basic_block", depths=[1, 2], widths=[16, 32], strides=[2, 2])] * 20,
+        }
+    )
     boot = bootstrap_best(frame, ["w1"], draws=200)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         paths = [
-            plots.edf_plot({"a": (frame.error.to_numpy(), None), "b": (frame.error.to_numpy() + 3, np.ones(20))},
-                           tmp_path / "edf.png", "EDF"),
+            plots.edf_plot(
+                {"a": (frame.error.to_numpy(), None), "b": (frame.error.to_numpy() + 3, np.ones(20))},
+                tmp_path / "edf.png",
+                "EDF",
+            ),
             plots.param_plot(frame, "w1", boot, tmp_path / "w1.png", "w1"),
             plots.widths_plot(frame, tmp_path / "widths.png", "widths"),
             plots.search_plot({"a": search_efficiency(frame.error.to_numpy(), draws=100)}, tmp_path / "search.png"),
-        ]  # fmt: skip
+        ]
     for path in paths:
         assert png_size(path) == plots.SIZE and path.stat().st_size > 5000
-    assert plots.block_widths({"depths": [1, 2], "widths": [16, 32]}) == [16, 32, 32]
+    assert frame.spec[0].block_widths == (16, 32, 32)
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +129,30 @@ def two_sweeps(tmp_path_factory, ray_env_module):
     for space in ("AnyNetX_A-small", "AnyNetX_E-small"):
         name = space.split("-")[0].lower()
         path = root / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({
-            "name": name, "out_dir": str(root / name), "space": space, "n": 8, "flops": "1M:6M", "seed": 1,
-            "overrides": {"params.d.high": 3, "params.w.high": 64}, "dataset": "synthetic",
-            "recipe": {"images": 1024}, "resources": {"cpus": 1}, "max_concurrent": 2,
-        }))  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "anynet.cli", "sweep", "run", str(path), "--no-progress"],
-                              env=ray_env_module, capture_output=True, text=True, timeout=300)  # fmt: skip
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "name": name,
+                    "out_dir": str(root / name),
+                    "space": space,
+                    "n": 8,
+                    "flops": "1M:6M",
+                    "seed": 1,
+                    "overrides": {"params.d.high": 3, "params.w.high": 64},
+                    "dataset": "synthetic",
+                    "recipe": {"images": 1024},
+                    "resources": {"cpus": 1},
+                    "max_concurrent": 2,
+                }
+            )
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "anynet.cli", "sweep", "run", str(path), "--no-progress"],
+            env=ray_env_module,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         folders.append(root / name)
     return folders
@@ -133,8 +160,23 @@ def two_sweeps(tmp_path_factory, ray_env_module):
 
 def test_the_report_builds_from_real_sweeps(two_sweeps, tmp_path):
     out = tmp_path / "report"
-    done = subprocess.run([sys.executable, "-m", "anynet.cli", "compare", *map(str, two_sweeps), "--out", str(out),
-                           "--normalize", "flops", "--bins", "1"], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anynet.cli",
+            "compare",
+            *map(str, two_sweeps),
+            "--out",
+            str(out),
+            "--normalize",
+            "flops",
+            "--bins",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"report: {out / 'report.html'}" in done.stdout
     page = (out / "report.html").read_text()

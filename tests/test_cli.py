@@ -10,9 +10,21 @@ from anynet import save_spec, zoo_spec
 from anynet.cli import main
 
 JSON_KEYS = {
-    "flops", "params", "acts", "depths", "widths", "strides", "bot_muls", "group_ws", "stem_type", "stem_w",
-    "block_type", "se_r", "num_classes", "resolution",
-}  # fmt: skip
+    "flops",
+    "params",
+    "acts",
+    "depths",
+    "widths",
+    "strides",
+    "bot_muls",
+    "group_ws",
+    "stem_type",
+    "stem_w",
+    "block_type",
+    "se_r",
+    "num_classes",
+    "resolution",
+}
 
 
 def run(capsys, *argv):
@@ -45,8 +57,9 @@ def test_info_json_for_basic_blocks_keeps_every_key(capsys):
 
 
 def test_info_overrides(capsys):
-    data = json.loads(run(capsys, "info", "RegNetX-200MF", "--resolution", "28", "--classes", "10",
-                          "--in-channels", "1", "--json")[1])  # fmt: skip
+    data = json.loads(
+        run(capsys, "info", "RegNetX-200MF", "--resolution", "28", "--classes", "10", "--in-channels", "1", "--json")[1]
+    )
     assert (data["resolution"], data["num_classes"], data["in_channels"]) == (28, 10, 1)
     assert data["flops"] < 5_000_000
 

@@ -11,15 +11,31 @@ GOLDEN = {  # from the issue: (flops, params, acts) at 224 px, 3 channels, 1000 
 
 # pycls MODEL_ZOO.md: flops (B), params (M), acts (M), rounded to one decimal.
 PYCLS_ZOO = {
-    "RegNetX-200MF": (0.2, 2.7, 2.2), "RegNetX-400MF": (0.4, 5.2, 3.1), "RegNetX-600MF": (0.6, 6.2, 4.0),
-    "RegNetX-800MF": (0.8, 7.3, 5.1), "RegNetX-1.6GF": (1.6, 9.2, 7.9), "RegNetX-3.2GF": (3.2, 15.3, 11.4),
-    "RegNetX-4.0GF": (4.0, 22.1, 12.2), "RegNetX-6.4GF": (6.5, 26.2, 16.4), "RegNetX-8.0GF": (8.0, 39.6, 14.1),
-    "RegNetX-12GF": (12.1, 46.1, 21.4), "RegNetX-16GF": (15.9, 54.3, 25.5), "RegNetX-32GF": (31.7, 107.8, 36.3),
-    "RegNetY-200MF": (0.2, 3.2, 2.2), "RegNetY-400MF": (0.4, 4.3, 3.9), "RegNetY-600MF": (0.6, 6.1, 4.3),
-    "RegNetY-800MF": (0.8, 6.3, 5.2), "RegNetY-1.6GF": (1.6, 11.2, 8.0), "RegNetY-3.2GF": (3.2, 19.4, 11.3),
-    "RegNetY-4.0GF": (4.0, 20.6, 12.3), "RegNetY-6.4GF": (6.4, 30.6, 16.4), "RegNetY-8.0GF": (8.0, 39.2, 18.0),
-    "RegNetY-12GF": (12.1, 51.8, 21.4), "RegNetY-16GF": (15.9, 83.6, 23.0), "RegNetY-32GF": (32.3, 145.0, 30.3),
-}  # fmt: skip
+    "RegNetX-200MF": (0.2, 2.7, 2.2),
+    "RegNetX-400MF": (0.4, 5.2, 3.1),
+    "RegNetX-600MF": (0.6, 6.2, 4.0),
+    "RegNetX-800MF": (0.8, 7.3, 5.1),
+    "RegNetX-1.6GF": (1.6, 9.2, 7.9),
+    "RegNetX-3.2GF": (3.2, 15.3, 11.4),
+    "RegNetX-4.0GF": (4.0, 22.1, 12.2),
+    "RegNetX-6.4GF": (6.5, 26.2, 16.4),
+    "RegNetX-8.0GF": (8.0, 39.6, 14.1),
+    "RegNetX-12GF": (12.1, 46.1, 21.4),
+    "RegNetX-16GF": (15.9, 54.3, 25.5),
+    "RegNetX-32GF": (31.7, 107.8, 36.3),
+    "RegNetY-200MF": (0.2, 3.2, 2.2),
+    "RegNetY-400MF": (0.4, 4.3, 3.9),
+    "RegNetY-600MF": (0.6, 6.1, 4.3),
+    "RegNetY-800MF": (0.8, 6.3, 5.2),
+    "RegNetY-1.6GF": (1.6, 11.2, 8.0),
+    "RegNetY-3.2GF": (3.2, 19.4, 11.3),
+    "RegNetY-4.0GF": (4.0, 20.6, 12.3),
+    "RegNetY-6.4GF": (6.4, 30.6, 16.4),
+    "RegNetY-8.0GF": (8.0, 39.2, 18.0),
+    "RegNetY-12GF": (12.1, 51.8, 21.4),
+    "RegNetY-16GF": (15.9, 83.6, 23.0),
+    "RegNetY-32GF": (32.3, 145.0, 30.3),
+}
 
 
 @pytest.mark.parametrize("name", GOLDEN)
@@ -36,9 +52,15 @@ def test_regnetx_400mf_stages():
 
 def test_resnet56_cifar_golden():
     spec = AnyNetSpec(
-        stem_type="res_stem_cifar", stem_w=16, block_type="res_basic_block", depths=[9, 9, 9],
-        widths=[16, 32, 64], strides=[1, 2, 2], num_classes=10, resolution=32,
-    )  # fmt: skip
+        stem_type="res_stem_cifar",
+        stem_w=16,
+        block_type="res_basic_block",
+        depths=[9, 9, 9],
+        widths=[16, 32, 64],
+        strides=[1, 2, 2],
+        num_classes=10,
+        resolution=32,
+    )
     assert tuple(complexity(spec)) == (125_747_850, 855_770, 544_778)
     assert spec == zoo_spec("ResNet-56")
 

@@ -23,9 +23,11 @@ def write_idx_set(folder: Path, n_train: int = 64, n_test: int = 32, size: int =
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
-        "train_x": rng.integers(0, 256, (n_train, size, size)), "train_y": rng.integers(0, 10, n_train),
-        "test_x": rng.integers(0, 256, (n_test, size, size)), "test_y": rng.integers(0, 10, n_test),
-    }  # fmt: skip
+        "train_x": rng.integers(0, 256, (n_train, size, size)),
+        "train_y": rng.integers(0, 10, n_train),
+        "test_x": rng.integers(0, 256, (n_test, size, size)),
+        "test_y": rng.integers(0, 10, n_test),
+    }
     for role, stem in IDX_FILES.items():
         raw = idx_bytes(arrays[role])
         (folder / (stem + ".gz" if gz else stem)).write_bytes(gzip.compress(raw) if gz else raw)
@@ -44,7 +46,9 @@ def test_reads_idx_files(tmp_path, gz):
     assert data.test_y.shape == (32,) and data.test_y.dtype == torch.long
     assert data.source == str(tmp_path / "mnist")
     pixels = data.train_x.double() / 255
-    assert data.mean[0] == pytest.approx(pixels.mean().item()) and data.std[0] == pytest.approx(pixels.std(unbiased=False).item())
+    assert data.mean[0] == pytest.approx(pixels.mean().item()) and data.std[0] == pytest.approx(
+        pixels.std(unbiased=False).item()
+    )
 
 
 def test_search_order(tmp_path, monkeypatch):
@@ -54,8 +58,13 @@ def test_search_order(tmp_path, monkeypatch):
     assert len(load_dataset("mnist", tmp_path / "explicit").train_y) == 40  # explicit --data-dir first
     assert len(load_dataset("mnist").train_y) == 48  # then $ANYNET_DATA/<name>
     dirs = search_dirs("mnist", tmp_path / "explicit")
-    assert dirs == [tmp_path / "explicit", tmp_path / "explicit" / "mnist", tmp_path / "env" / "mnist",
-                    Path("/usr/share/datasets/mnist"), Path.home() / ".cache" / "anynet" / "mnist"]  # fmt: skip
+    assert dirs == [
+        tmp_path / "explicit",
+        tmp_path / "explicit" / "mnist",
+        tmp_path / "env" / "mnist",
+        Path("/usr/share/datasets/mnist"),
+        Path.home() / ".cache" / "anynet" / "mnist",
+    ]
 
 
 def test_missing_files_name_the_paths_and_the_fix(tmp_path, monkeypatch):
@@ -109,8 +118,9 @@ def test_label_and_count_checks(tmp_path):
 
 def cifar_batch(n: int, label_key: bytes, classes: int) -> bytes:
     rng = np.random.default_rng(n)
-    return pickle.dumps({b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
-                         label_key: rng.integers(0, classes, n).tolist()})  # fmt: skip
+    return pickle.dumps(
+        {b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8), label_key: rng.integers(0, classes, n).tolist()}
+    )
 
 
 def test_reads_cifar10_folders_and_archives(tmp_path):

@@ -79,8 +79,8 @@ def anynet_specs():
     """AnyNet models of every kind: AnyNetX_A..E at small (3 stages, strides 1-2-2) and ImageNet scale."""
     specs = []
     for space in ("A", "B", "C", "D", "E"):
-        specs += [s.to_dict() for s in sample(f"AnyNetX_{space}-small", 8, seed=1).specs]
-        specs += [s.to_dict() for s in sample(f"AnyNetX_{space}", 4, seed=1, params=(None, 5e6)).specs]
+        specs += sample(f"AnyNetX_{space}-small", 8, seed=1).specs
+        specs += sample(f"AnyNetX_{space}", 4, seed=1, params=(None, 5e6)).specs
     return specs
 
 
@@ -90,26 +90,30 @@ def test_fitted_rules_keep_the_stage_count_and_the_total_stride():
     fitted = 0
     for spec, form in zip(specs, forms):
         if isinstance(form, str):  # no valid rule with that many stages: said, and exported as studied
-            assert form.startswith(f"no valid RegNet rule has {len(spec['depths'])} stages") or "no valid" in form
+            assert form.startswith(f"no valid RegNet rule has {spec.num_stages} stages") or "no valid" in form
             continue
         fitted += 1
         assert form.source == "fitted" and math.isfinite(form.e_fit)
-        assert form.spec.num_stages == len(spec["depths"]) and list(form.spec.strides) == spec["strides"]
-        assert form.spec.regnet.depth == sum(spec["depths"])
+        assert form.spec.num_stages == spec.num_stages and form.spec.strides == spec.strides
+        assert form.spec.regnet.depth == sum(spec.depths)
         assert all(
-            getattr(form.spec, key) == spec[key] for key in ("in_channels", "num_classes", "stem_type", "stem_w")
+            getattr(form.spec, key) == getattr(spec, key)
+            for key in ("in_channels", "num_classes", "stem_type", "stem_w")
         )
     assert fitted >= 0.9 * len(specs)
 
 
 def test_a_model_without_a_rule_of_its_stage_count_is_exported_as_studied(tmp_path):
-    spec = zoo_spec("RegNetX-200MF").to_dict()
-    spec.pop("regnet")
-    spec.update(
-        depths=[1] * 8, widths=[8 * 2**i for i in range(8)], strides=[2] * 8, bot_muls=[1.0] * 8, group_ws=[8] * 8
+    spec = zoo_spec("RegNetX-200MF").with_fields(
+        regnet=None,
+        depths=[1] * 8,
+        widths=[8 * 2**i for i in range(8)],
+        strides=[2] * 8,
+        bot_muls=[1.0] * 8,
+        group_ws=[8] * 8,
     )  # a new stage in every block: the rule's log cannot keep up
     assert regnet_forms([spec])[0] == "no valid RegNet rule has 8 stages at depth 8"
-    basic = {**spec, "block_type": "res_basic_block", "bot_muls": None, "group_ws": None}
+    basic = spec.with_fields(block_type="res_basic_block", bot_muls=None, group_ws=None)
     assert "res_basic_block models have no RegNet form" in regnet_forms([basic])[0]
 
 

@@ -68,7 +68,7 @@ def targets() -> list[tuple[str, AnyNetSpec, bool]]:
     studied network itself."""
     specs = sampled()
     out = []
-    for i, (spec, form) in enumerate(zip(specs, regnet_forms([s.to_dict() for s in specs]))):
+    for i, (spec, form) in enumerate(zip(specs, regnet_forms(specs))):
         if isinstance(form, RegNetForm):
             out.append((f"{i} {form.source}", form.spec, False))
         out.append((f"{i} studied", spec, True))

@@ -18,13 +18,28 @@ from sweeps.store import SweepFolder
 
 def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=()):
     """A sweep folder with a real plan and made-up errors (no training); models in `failed` failed."""
-    config = sweep_from_dict({"name": name, "space": space, "n": n, "seed": seed, "dataset": "synthetic",
-                              "recipe": {"budget_macs": "50G"}, "out_dir": str(root / name)})  # fmt: skip
+    config = sweep_from_dict(
+        {
+            "name": name,
+            "space": space,
+            "n": n,
+            "seed": seed,
+            "dataset": "synthetic",
+            "recipe": {"budget_macs": "50G"},
+            "out_dir": str(root / name),
+        }
+    )
     folder = SweepFolder(config.out_dir)
     for row in prepare(config, folder)[1]:
         ok = row["id"] not in failed
-        folder.append({**row, "status": "ok" if ok else "failed", "attempts": 1,
-                       "result": {"error": 50.0 + row["id"]} if ok else None})  # fmt: skip
+        folder.append(
+            {
+                **row,
+                "status": "ok" if ok else "failed",
+                "attempts": 1,
+                "result": {"error": 50.0 + row["id"]} if ok else None,
+            }
+        )
     return folder
 
 
@@ -84,8 +99,9 @@ def test_too_few_ok_models_is_an_error_naming_the_folder(tmp_path):
 
 def test_a_planted_ranking_is_recovered_and_seed_noise_lowers_it(tmp_path):
     rng = np.random.default_rng(0)
-    folders = [sweep(tmp_path, name, n=40, space=space) for name, space in
-               (("a", "AnyNetX_A-small"), ("e", "AnyNetX_E-small"))]  # fmt: skip
+    folders = [
+        sweep(tmp_path, name, n=40, space=space) for name, space in (("a", "AnyNetX_A-small"), ("e", "AnyNetX_E-small"))
+    ]
     for i, folder in enumerate(folders):
         prepare_fidelity(folder.path, 12, 4)
         quality = rng.uniform(10, 40, 40) + 10 * i  # space e is planted 10 points worse
@@ -135,12 +151,15 @@ def test_the_report_shows_the_fidelity_check_where_the_sweeps_have_reruns(tmp_pa
 
 def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     def anynet(*args):
-        return subprocess.run([sys.executable, "-m", "anynet.cli", *args], env=ray_env, capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "anynet.cli", *args], env=ray_env, capture_output=True, text=True, timeout=600
+        )
 
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(f"name: s\nspace: AnyNetX_E-small\nn: 5\nflops: 1M:4M\ndataset: synthetic\n"
-                          f"recipe: {{images: 256}}\nout_dir: {tmp_path / 's'}\n")  # fmt: skip
+    sweep_file.write_text(
+        f"name: s\nspace: AnyNetX_E-small\nn: 5\nflops: 1M:4M\ndataset: synthetic\n"
+        f"recipe: {{images: 256}}\nout_dir: {tmp_path / 's'}\n"
+    )
     assert anynet("sweep", "run", str(sweep_file), "--no-progress").returncode == 0
     done = anynet("fidelity", str(tmp_path / "s"), "--k", "3", "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -157,6 +176,11 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     assert all(seeds["reseed"][i] != source[i] != seeds["x4"][i] for i in seeds["reseed"])
     before = {name: run.path.joinpath("results.jsonl").read_bytes() for name, run in runs.items()}
     again = anynet("fidelity", str(tmp_path / "s"), "--k", "3", "--no-progress")  # resumes: nothing trained again
-    assert again.returncode == 0 and {n: r.path.joinpath("results.jsonl").read_bytes() for n, r in runs.items()} == before
+    assert (
+        again.returncode == 0 and {n: r.path.joinpath("results.jsonl").read_bytes() for n, r in runs.items()} == before
+    )
     bad = anynet("fidelity", str(tmp_path / "s"), "--k", "1")
-    assert bad.returncode == 1 and bad.stderr.strip() == "anynet fidelity: error: k: at least 2 models per sweep for a rank correlation, got 1"
+    assert (
+        bad.returncode == 1
+        and bad.stderr.strip() == "anynet fidelity: error: k: at least 2 models per sweep for a rank correlation, got 1"
+    )

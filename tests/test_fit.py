@@ -5,6 +5,7 @@ import numpy as np
 from analysis.fit import fit_rule
 from anynet.errors import SpecError
 from anynet.regnet import RegNetParams, quantized_linear
+from anynet.spec import AnyNetSpec
 
 
 def valid_params(rng, count):
@@ -40,8 +41,12 @@ def test_with_fits_adds_the_fit_columns():
     from analysis.fit import with_fits
 
     p = valid_params(np.random.default_rng(2), 1)[0]
-    spec = {"depths": list(p.rule.depths), "widths": list(p.rule.widths)}
-    frame = with_fits(pd.DataFrame({"id": [7, 8], "spec": [spec, {"depths": [1, 1, 1], "widths": [64, 8, 256]}]}))
+
+    def spec(depths: list[int], widths: list[int]) -> AnyNetSpec:
+        return AnyNetSpec(block_type="res_basic_block", depths=depths, widths=widths, strides=[2] * len(depths))
+
+    specs = [spec(list(p.rule.depths), list(p.rule.widths)), spec([1, 1, 1], [64, 8, 256])]
+    frame = with_fits(pd.DataFrame({"id": [7, 8], "spec": specs}))
     assert {"e_fit", "e_cont", "fit_w0", "fit_wa", "fit_wm"} <= set(frame.columns)
     assert frame.e_fit.iloc[0] < 1e-9 < frame.e_fit.iloc[1]
 

@@ -1,4 +1,5 @@
-"""The fused CPU BatchNorm[+residual]+ReLU kernel against float64 references, ATen's path, and where it must not be used."""
+"""The fused CPU BatchNorm[+residual]+ReLU kernel against float64 references, ATen's path, and where it must not
+be used."""
 
 import pytest
 import torch
@@ -62,9 +63,18 @@ def test_only_where_it_applies():
 def test_training_with_and_without_the_kernel_agree(monkeypatch):
     from anynet import AnyNetSpec
 
-    spec = AnyNetSpec(stem_type="res_stem_cifar", stem_w=16, depths=[1, 2, 2], widths=[32, 64, 128],
-                      strides=[1, 2, 2], bot_muls=[1.0] * 3, group_ws=[16] * 3, se_r=0.25, num_classes=10,
-                      resolution=32)  # fmt: skip
+    spec = AnyNetSpec(
+        stem_type="res_stem_cifar",
+        stem_w=16,
+        depths=[1, 2, 2],
+        widths=[32, 64, 128],
+        strides=[1, 2, 2],
+        bot_muls=[1.0] * 3,
+        group_ws=[16] * 3,
+        se_r=0.25,
+        num_classes=10,
+        resolution=32,
+    )
     torch.manual_seed(0)
     x = torch.randn(32, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (32,))

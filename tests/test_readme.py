@@ -45,7 +45,9 @@ def test_the_readme_states_the_study_defaults():
     assert re.search(r"\*\*Budget\*\* (\d+) G ", README).group(1) + "G" == DEFAULT_RECIPE["budget_macs"]
     assert int(re.search(r"\*\*n\*\* (\d+) models per space", README).group(1)) == DEFAULT_N
     batch, warmup = re.search(r"\*\*Recipe\*\* batch (\d+), .*?, (\d+)% warm-up", README).groups()
-    assert {"batch_size": int(batch), "warmup": int(warmup) / 100} == {k: DEFAULT_RECIPE[k] for k in ("batch_size", "warmup")}
+    assert {"batch_size": int(batch), "warmup": int(warmup) / 100} == {
+        k: DEFAULT_RECIPE[k] for k in ("batch_size", "warmup")
+    }
     assert int(re.search(r"\*\*`--fidelity (\d+)`\*\*", README).group(1)) == DEFAULT_FIDELITY
 
 

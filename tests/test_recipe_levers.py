@@ -4,15 +4,12 @@ sweep folder is not bound to, and the plan's estimate as trials really run."""
 import pytest
 import torch
 
-from anynet import AnyNetSpec
+from random_specs import TINY
 from sweeps import Recipe, RecipeError, synthetic, train
 from sweeps.batches import BatchMaker
 from sweeps.config import differences, sweep_from_dict
 from sweeps.plan import RUN_START_S, Cost, Estimate, Rate, measure_rate, sample_plan
 from sweeps.trainer import precise_batchnorm
-
-TINY = AnyNetSpec(stem_type="res_stem_cifar", stem_w=8, depths=[1, 1, 1], widths=[16, 32, 64], strides=[1, 2, 2],
-                  bot_muls=[1.0] * 3, group_ws=[8] * 3, num_classes=10, in_channels=1, resolution=28)  # fmt: skip
 
 
 def test_warmup_ramps_lr_linearly_from_a_tenth_then_follows_the_cosine():
@@ -60,14 +57,18 @@ def test_precise_statistics_change_only_the_evaluation():
 def test_a_folder_is_not_bound_to_speed_only_fields_nor_to_levers_added_since():
     config = sweep_from_dict({"name": "t", "space": "AnyNetX_A-small", "n": 2, "recipe": {"budget_macs": "1G"}})
     old = config.identity()
-    old["recipe"] = {**{k: v for k, v in old["recipe"].items() if k not in ("warmup", "precise_bn")},
-                     "eval_batch_size": 1024}  # fmt: skip
+    old["recipe"] = {
+        **{k: v for k, v in old["recipe"].items() if k not in ("warmup", "precise_bn")},
+        "eval_batch_size": 1024,
+    }
     assert differences(old, config.identity()) == []
-    faster = sweep_from_dict({"name": "t", "space": "AnyNetX_A-small", "n": 2,
-                              "recipe": {"budget_macs": "1G", "eval_batch_size": 64}})  # fmt: skip
+    faster = sweep_from_dict(
+        {"name": "t", "space": "AnyNetX_A-small", "n": 2, "recipe": {"budget_macs": "1G", "eval_batch_size": 64}}
+    )
     assert differences(config.identity(), faster.identity()) == []
-    warm = sweep_from_dict({"name": "t", "space": "AnyNetX_A-small", "n": 2,
-                            "recipe": {"budget_macs": "1G", "warmup": 0.2}})  # fmt: skip
+    warm = sweep_from_dict(
+        {"name": "t", "space": "AnyNetX_A-small", "n": 2, "recipe": {"budget_macs": "1G", "warmup": 0.2}}
+    )
     assert differences(config.identity(), warm.identity()) == ["recipe.warmup: 0.0 -> 0.2"]
 
 
@@ -77,12 +78,23 @@ def test_the_estimate_adds_training_evaluation_and_overhead_per_trial():
     guess = Estimate([cost], Rate(100.0, 50.0, 1.0, 2), 2, [rerun])
     # work (4 + 2 + 2 and 4 + 2 + 1 s) over 2 trials, a tail of a quarter model per run, Tune's start per run
     assert guess.seconds == pytest.approx((8 + 7) / 2 + 8 / 2 / 4 + 7 / 4 + 2 * RUN_START_S)
-    assert "measured with 2 trial(s) at once" in guess.describe() and "(given)" in Estimate([cost], Rate.given(100.0, 1), 1).describe()
+    assert (
+        "measured with 2 trial(s) at once" in guess.describe()
+        and "(given)" in Estimate([cost], Rate.given(100.0, 1), 1).describe()
+    )
 
 
 def test_the_rate_is_measured_on_several_models_with_trials_at_once():
-    config = sweep_from_dict({"name": "t", "space": "AnyNetX_A-small", "n": 6, "flops": "1M:3M",
-                              "dataset": "synthetic", "recipe": {"budget_macs": "1G"}})  # fmt: skip
+    config = sweep_from_dict(
+        {
+            "name": "t",
+            "space": "AnyNetX_A-small",
+            "n": 6,
+            "flops": "1M:3M",
+            "dataset": "synthetic",
+            "recipe": {"budget_macs": "1G"},
+        }
+    )
     plan = sample_plan(config)
     rate = measure_rate([plan[:3], plan[3:]], config.recipe, synthetic(), threads=1, trials=2, steps=2, per_trial=2)
     assert rate.trials == 2 and rate.train > 0 and rate.eval > 0 and rate.overhead_s >= 0 and rate.measured

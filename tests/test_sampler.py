@@ -42,8 +42,11 @@ def test_duplicates_are_removed_in_a_tiny_space():
 
 
 def test_infeasible_band_fails_fast_with_the_range_seen():
-    with pytest.raises(SamplingError, match=r"^0 of 2,097,152 AnyNetX_E draws fell in flops \[1M, 2M\]; "
-                                            r"draws ranged flops 1\d\.\dM-\d"):  # fmt: skip
+    with pytest.raises(
+        SamplingError,
+        match=r"^0 of 2,097,152 AnyNetX_E draws fell in flops \[1M, 2M\]; "
+        r"draws ranged flops 1\d\.\dM-\d",
+    ):
         sample("AnyNetX_E", 10, flops=(1e6, 2e6))
 
 
@@ -199,8 +202,9 @@ def test_frame_for_regnets():
 
 def test_cli_sample_writes_jsonl(tmp_path, capsys):
     out = tmp_path / "a.jsonl"
-    code = main(["sample", "--space", "AnyNetX_A", "--n", "50", "--seed", "3", "--flops", "360M:0.4G",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        ["sample", "--space", "AnyNetX_A", "--n", "50", "--seed", "3", "--flops", "360M:0.4G", "--out", str(out)]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "wrote 50 AnyNetX_A specs" in printed and "acceptance" in printed
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -212,8 +216,23 @@ def test_cli_sample_writes_jsonl(tmp_path, capsys):
 
 def test_cli_sample_overrides_and_regnet_rows(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    code = main(["sample", "--space", "regnety-small", "--n", "5", "--resolution", "32", "--in-channels", "3",
-                 "--set", "params.d.high=10", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "sample",
+            "--space",
+            "regnety-small",
+            "--n",
+            "5",
+            "--resolution",
+            "32",
+            "--in-channels",
+            "3",
+            "--set",
+            "params.d.high=10",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["resolution"] == 32 and r["in_channels"] == 3 and r["regnet"]["depth"] <= 10 for r in rows)

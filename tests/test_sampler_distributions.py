@@ -75,16 +75,21 @@ def test_anynetx_a_marginals_follow_the_declared_distributions():
 
 
 def tiny_space(order):
-    return DesignSpace.from_dict({
-        "name": "tiny", "kind": "anynet", "stages": 3, "resolution": 32,
-        "params": {
-            "d": {"dist": "uniform", "low": 1, "high": 3, "q": 1},
-            "w": {"dist": "choice", "values": [8, 16]},
-            "b": {"dist": "choice", "values": [1], "shared": True},
-            "g": {"dist": "choice", "values": [8], "shared": True},
-        },
-        "non_decreasing": order,
-    })  # fmt: skip
+    return DesignSpace.from_dict(
+        {
+            "name": "tiny",
+            "kind": "anynet",
+            "stages": 3,
+            "resolution": 32,
+            "params": {
+                "d": {"dist": "uniform", "low": 1, "high": 3, "q": 1},
+                "w": {"dist": "choice", "values": [8, 16]},
+                "b": {"dist": "choice", "values": [1], "shared": True},
+                "g": {"dist": "choice", "values": [8], "shared": True},
+            },
+            "non_decreasing": order,
+        }
+    )
 
 
 def test_ordered_space_is_the_conditional_distribution_not_sorted_draws():
@@ -140,8 +145,9 @@ def test_ordered_depths_match_the_exact_conditional_law_over_four_stages():
     drawn = dist.draw_ordered(np.random.default_rng(8), 40_000, 4)
     assert np.all(drawn[:, 1:] >= drawn[:, :-1])
     for stage in range(4):
-        conditional = {v: weight[ordered & (grid[:, stage] == k)].sum() / weight[ordered].sum()
-                       for k, v in enumerate(values)}  # fmt: skip
+        conditional = {
+            v: weight[ordered & (grid[:, stage] == k)].sum() / weight[ordered].sum() for k, v in enumerate(values)
+        }
         by_sorting = {v: weight[sorted_grid[:, stage] == k].sum() for k, v in enumerate(values)}
         assert fit_pvalue(drawn[:, stage], conditional) > 1e-4, stage
         assert fit_pvalue(drawn[:, stage], by_sorting) < 1e-9, stage

@@ -8,9 +8,14 @@ from anynet import AnyNet, adjust_block_compatibility, complexity
 from sampler import get_space, sample, space_names
 
 BANDS = {  # the paper's protocol at ImageNet scale; a CPU-sized band at small scale
-    "AnyNetX_A": (360e6, 400e6), "AnyNetX_B": (360e6, 400e6), "AnyNetX_C": (360e6, 400e6),
-    "AnyNetX_D": (360e6, 400e6), "AnyNetX_E": (360e6, 400e6), "RegNetX": (360e6, 400e6), "RegNetY": (360e6, 400e6),
-}  # fmt: skip
+    "AnyNetX_A": (360e6, 400e6),
+    "AnyNetX_B": (360e6, 400e6),
+    "AnyNetX_C": (360e6, 400e6),
+    "AnyNetX_D": (360e6, 400e6),
+    "AnyNetX_E": (360e6, 400e6),
+    "RegNetX": (360e6, 400e6),
+    "RegNetY": (360e6, 400e6),
+}
 SAMPLES = {name: sample(name, 1000, seed=7, flops=BANDS.get(name, (2e6, 40e6))) for name in space_names()}
 
 
@@ -31,7 +36,9 @@ def test_constraints_bands_and_compatibility(name):
         assert (spec.stem_type, spec.stem_w, spec.resolution) == (space.stem_type, space.stem_w, space.resolution)
         assert spec.se_r == space.se_r
         assert adjust_block_compatibility(spec.widths, spec.bot_muls, spec.group_ws)[0::2] == (
-            list(spec.widths), list(spec.group_ws))
+            list(spec.widths),
+            list(spec.group_ws),
+        )
         assert all(v % g == 0 for v, g in zip(spec.inner_widths, spec.group_ws))
         if "b" in space.non_decreasing or space.params.get("b") and space.params["b"].shared:
             assert len(set(spec.bot_muls)) == 1

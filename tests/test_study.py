@@ -14,13 +14,27 @@ from anynet.cli.study import study_from_args
 from anynet.files import load_spec
 from anynet.model import complexity
 
-REDUCED = ["--spaces", "A,E,regnetx", "--n", "4", "--dataset", "synthetic", "--images", "512", "--top", "2",
-           "--fidelity", "2", "--no-progress"]  # fmt: skip
+REDUCED = [
+    "--spaces",
+    "A,E,regnetx",
+    "--n",
+    "4",
+    "--dataset",
+    "synthetic",
+    "--images",
+    "512",
+    "--top",
+    "2",
+    "--fidelity",
+    "2",
+    "--no-progress",
+]
 
 
 def anynet(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):

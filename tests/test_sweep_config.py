@@ -9,8 +9,14 @@ from sweeps.config import SweepError, config_names, load_sweep, sweep_from_dict
 from sweeps.plan import prepare, training_cost
 from sweeps.store import SweepFolder, load_results
 
-BASE = {"name": "t", "space": "AnyNetX_A-small", "n": 4, "dataset": "synthetic",
-        "overrides": {"params.d.high": 2, "params.w.high": 32}, "recipe": {"images": 256}}  # fmt: skip
+BASE = {
+    "name": "t",
+    "space": "AnyNetX_A-small",
+    "n": 4,
+    "dataset": "synthetic",
+    "overrides": {"params.d.high": 2, "params.w.high": 32},
+    "recipe": {"images": 256},
+}
 
 
 def config(tmp_path, **changes):

@@ -13,8 +13,15 @@ import yaml
 
 from conftest import processes_with
 
-TINY = {"space": "AnyNetX_A-small", "overrides": {"params.d.high": 2, "params.w.high": 32}, "flops": ":5M",
-        "dataset": "synthetic", "resources": {"cpus": 1}, "max_concurrent": 2, "retries": 1}  # fmt: skip
+TINY = {
+    "space": "AnyNetX_A-small",
+    "overrides": {"params.d.high": 2, "params.w.high": 32},
+    "flops": ":5M",
+    "dataset": "synthetic",
+    "resources": {"cpus": 1},
+    "max_concurrent": 2,
+    "retries": 1,
+}
 
 
 def sweep_file(tmp_path: Path, name: str, **fields) -> Path:
@@ -24,8 +31,9 @@ def sweep_file(tmp_path: Path, name: str, **fields) -> Path:
 
 
 def anynet(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True, timeout=300, **kwargs
+    )
 
 
 def lines(folder: Path) -> list[dict]:
@@ -41,8 +49,9 @@ def test_a_failing_model_is_retried_then_recorded_and_the_sweep_grows(tmp_path, 
     failed = next(r for r in first if r["id"] == 2)
     assert failed["status"] == "failed" and failed["attempts"] == 2 and len(failed["failures"]) == 2
     assert "injected failure" in failed["message"] and "failed (1): RuntimeError: injected failure" in done.stdout
-    assert all(r["status"] == "ok" and r["attempts"] == 1 and r["result"]["error"] is not None
-               for r in first if r["id"] != 2)  # fmt: skip
+    assert all(
+        r["status"] == "ok" and r["attempts"] == 1 and r["result"]["error"] is not None for r in first if r["id"] != 2
+    )
 
     grown = anynet("sweep", "run", str(path), "--n", "8", "--no-progress", env=ray_env)
     assert grown.returncode == 0, grown.stderr[-3000:]
@@ -60,8 +69,12 @@ def test_a_failing_model_is_retried_then_recorded_and_the_sweep_grows(tmp_path, 
 def test_sigkill_of_the_driver_then_resume_trains_each_model_once(tmp_path, ray_env):
     path = sweep_file(tmp_path, "kill", n=8, recipe={"images": 3072})
     results = tmp_path / "kill" / "results.jsonl"
-    driver = subprocess.Popen([sys.executable, "-m", "anynet.cli", "sweep", "run", str(path), "--no-progress"],
-                              env=ray_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "anynet.cli", "sweep", "run", str(path), "--no-progress"],
+        env=ray_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and driver.poll() is None:
         if results.is_file() and len(results.read_text().splitlines()) >= 2:

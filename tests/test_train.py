@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from anynet import AnyNetSpec
 from anynet.cli import main
+from random_specs import TINY
 from sweeps import Recipe, RecipeError, TrainError, load_dataset, synthetic, train
 from sweeps.batches import BatchMaker, random_crop, train_batches
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-TINY = AnyNetSpec(stem_type="res_stem_cifar", stem_w=8, depths=[1, 1, 1], widths=[16, 32, 64], strides=[1, 2, 2],
-                  bot_muls=[1.0] * 3, group_ws=[8] * 3, num_classes=10, in_channels=1, resolution=28)  # fmt: skip
 QUICK = Recipe(images=4096, batch_size=32, lr=0.2)
 
 
@@ -160,8 +158,23 @@ def test_arguments_that_cannot_train(data, spec, kwargs, message):
 
 
 def test_cli_train_json(capsys):
-    code = main(["train", "ResNet-20", "--dataset", "synthetic", "--images", "2k", "--batch-size", "32",
-                 "--lr", "0.2", "--threads", "2", "--json"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "ResNet-20",
+            "--dataset",
+            "synthetic",
+            "--images",
+            "2k",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.2",
+            "--threads",
+            "2",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["status"] == "ok" and out["dataset"] == "synthetic"
     assert out["spec"]["in_channels"] == 1 and out["spec"]["resolution"] == 28  # the zoo model fitted to the data
@@ -169,8 +182,9 @@ def test_cli_train_json(capsys):
 
 
 def test_cli_train_leaves_unset_recipe_fields_to_the_recipe(capsys):
-    code = main(["train", "ResNet-20", "--dataset", "synthetic", "--images", "256", "--lr", "0.1", "--threads", "1",
-                 "--json"])  # fmt: skip
+    code = main(
+        ["train", "ResNet-20", "--dataset", "synthetic", "--images", "256", "--lr", "0.1", "--threads", "1", "--json"]
+    )
     recipe = json.loads(capsys.readouterr().out)["recipe"]
     assert code == 0 and recipe == {**Recipe(images=256, lr=0.1).to_dict()}
 

@@ -9,8 +9,17 @@ import sys
 from anynet.cli import compare, export, fidelity, fit, info, sample, study, sweep, train
 from anynet.errors import AnynetError
 
-SUBCOMMANDS = {"info": info, "sample": sample, "train": train, "sweep": sweep, "compare": compare,
-               "fit": fit, "export": export, "study": study, "fidelity": fidelity}  # fmt: skip
+SUBCOMMANDS = {
+    "info": info,
+    "sample": sample,
+    "train": train,
+    "sweep": sweep,
+    "compare": compare,
+    "fit": fit,
+    "export": export,
+    "study": study,
+    "fidelity": fidelity,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,10 +10,14 @@ HELP = "compare sweeps: error EDFs (plain and normalized), KS tests, best-model 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep folders (a running sweep uses what is recorded)")
     parser.add_argument("--out", required=True, help="output folder, e.g. reports/anynetx-a-vs-e")
-    parser.add_argument("--normalize", choices=["flops", "params", "acts"],
-                        help="also compare complexity-normalized EDFs over this measure")  # fmt: skip
-    parser.add_argument("--bins", type=int, help="bins for the normalized EDF (default: the most, up to 10, that "
-                        "every sweep fills)")  # fmt: skip
+    parser.add_argument(
+        "--normalize",
+        choices=["flops", "params", "acts"],
+        help="also compare complexity-normalized EDFs over this measure",
+    )
+    parser.add_argument(
+        "--bins", type=int, help="bins for the normalized EDF (default: the most, up to 10, that every sweep fills)"
+    )
     parser.add_argument("--names", nargs="+", metavar="NAME", help="labels for the sweeps (default: their names)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
 
@@ -23,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
 
     report = compare(args.dirs, args.out, normalize=args.normalize, bins=args.bins, names=args.names, seed=args.seed)
     for _, row in report.table.iterrows():
-        print(f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% "
-              f"[{row.min_error_low:.2f}, {row.min_error_high:.2f}], mean {row.mean_error:.2f}%")  # fmt: skip
+        print(
+            f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% "
+            f"[{row.min_error_low:.2f}, {row.min_error_high:.2f}], mean {row.mean_error:.2f}%"
+        )
     if report.bins:
         print(f"normalized by {args.normalize} over {report.bins} bins")
     print(f"report: {report.html} ({len(report.figures)} figures, summary.md, table.csv)")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("re-train a seeded random subsample of k models per sweep at factor x the budget and again at the same "
-        "budget with other seeds; print the rank correlations (Spearman, Kendall) with bootstrap intervals")
+HELP = (
+    "re-train a seeded random subsample of k models per sweep at factor x the budget and again at the same "
+    "budget with other seeds; print the rank correlations (Spearman, Kendall) with bootstrap intervals"
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep folders (e.g. runs/study/sweeps/*)")
     parser.add_argument("--k", type=int, default=8, help="models re-run per sweep (default 8)")
     parser.add_argument("--factor", type=float, default=4.0, help="budget multiple of the long re-run (default 4)")
-    parser.add_argument("--address", help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: "
-                        "the sweeps' own, else a local Ray)")  # fmt: skip
+    parser.add_argument(
+        "--address",
+        help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: the sweeps' own, else a local Ray)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

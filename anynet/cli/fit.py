@@ -17,8 +17,9 @@ def run(args: argparse.Namespace) -> int:
     from analysis.fit import with_fits
 
     fits = with_fits(top_models(args.dir, args.top))
-    table = fits.assign(flops_M=fits.flops / 1e6, widths=[f"{'-'.join(map(str, s['widths']))}" for s in fits.spec])
+    table = fits.assign(flops_M=fits.flops / 1e6, widths=[f"{'-'.join(map(str, s.widths))}" for s in fits.spec])
     table = table[["id", "error", "flops_M", "d", "fit_w0", "fit_wa", "fit_wm", "e_fit", "e_cont", "widths"]]
-    print(table.rename(columns=lambda c: c.removeprefix("fit_")).to_string(index=False,
-                                                                       float_format=lambda v: f"{v:.3f}"))  # fmt: skip
+    print(
+        table.rename(columns=lambda c: c.removeprefix("fit_")).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    )
     return 0

@@ -80,5 +80,3 @@ def run(args: argparse.Namespace) -> int:
         verdict = "equal" if traced == total else "DIFFERENT"
         print(f"fvcore: flops {traced.flops:,}, params {traced.params:,}, acts {traced.acts:,} ({verdict})")
     return 0
-
-

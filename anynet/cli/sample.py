@@ -27,9 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-channels", type=int, help="input channels (overrides the space)")
     parser.add_argument("--classes", type=int, help="number of classes (overrides the space)")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override any space field, dotted for parameters: --set params.d.high=8 --set stem_w=24",
-    )  # fmt: skip
+    )
     parser.add_argument("--max-draws", default="50M", help="give up after this many candidates (default 50M)")
     parser.add_argument("--out", help="output .jsonl file")
 
@@ -37,8 +40,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict:
     """Space overrides from the flags."""
     out = {}
-    named = {"stages": args.stages, "resolution": args.resolution, "in_channels": args.in_channels,
-             "num_classes": args.classes}  # fmt: skip
+    named = {
+        "stages": args.stages,
+        "resolution": args.resolution,
+        "in_channels": args.in_channels,
+        "num_classes": args.classes,
+    }
     out.update({k: v for k, v in named.items() if v is not None})
     for item in args.set:
         key, sep, value = item.partition("=")

@@ -13,18 +13,26 @@ if TYPE_CHECKING:
     from analysis.sequential import SequentialResult
     from analysis.study import Study
 
-HELP = "a design-space study: one sweep per space (shared recipe, band, dataset), then the compare report with " \
-       "RegNet fits and the best models exported as RegNet configs; run it again to resume"  # fmt: skip
+HELP = (
+    "a design-space study: one sweep per space (shared recipe, band, dataset), then the compare report with "
+    "RegNet fits and the best models exported as RegNet configs; run it again to resume"
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     from analysis.study import ALIASES, DEFAULT_FACTOR, DEFAULT_FIDELITY, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_SPACES
 
-    parser.add_argument("--spaces", default=",".join(DEFAULT_SPACES),
-                        help=f"comma-separated: {', '.join(ALIASES)} (the paper's spaces at small-image scale), or "
-                             f"space names/YAML files (default {','.join(DEFAULT_SPACES)})")  # fmt: skip
-    parser.add_argument("--n", default=str(DEFAULT_N), help=f"models per space (default {DEFAULT_N}; a larger n on "
-                        "an existing study grows every sweep)")  # fmt: skip
+    parser.add_argument(
+        "--spaces",
+        default=",".join(DEFAULT_SPACES),
+        help=f"comma-separated: {', '.join(ALIASES)} (the paper's spaces at small-image scale), or "
+        f"space names/YAML files (default {','.join(DEFAULT_SPACES)})",
+    )
+    parser.add_argument(
+        "--n",
+        default=str(DEFAULT_N),
+        help=f"models per space (default {DEFAULT_N}; a larger n on an existing study grows every sweep)",
+    )
     parser.add_argument("--flops", default=DEFAULT_FLOPS, help=f"complexity band LO:HI (default {DEFAULT_FLOPS})")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--budget", help="training multiply-adds per model, e.g. 100G (the default)")
@@ -33,30 +41,51 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="training batch size (default 64; lr scales with it)")
     parser.add_argument("--lr", type=float, help="learning rate at batch 128 (default 0.05)")
     parser.add_argument("--warmup", type=float, help="fraction of the steps with a linear lr warm-up (default 0.2)")
-    parser.add_argument("--precise-bn", help="training images for precise BatchNorm statistics before evaluation "
-                        "(default 0: off)")  # fmt: skip
-    parser.add_argument("--fidelity", type=int, default=DEFAULT_FIDELITY, metavar="K",
-                        help=f"re-run a seeded random subsample of K models per space at the same budget (other "
-                             f"seeds) and at --fidelity-factor x it, to check the budget's ranking (default "
-                             f"{DEFAULT_FIDELITY}; 0: no check)")  # fmt: skip
-    parser.add_argument("--fidelity-factor", type=float, default=DEFAULT_FACTOR,
-                        help=f"budget multiple of the fidelity check's long re-run (default {DEFAULT_FACTOR:g})")
-    parser.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist (default), mnist, cifar10, cifar100, "
-                        "imagenet or synthetic")  # fmt: skip
+    parser.add_argument(
+        "--precise-bn", help="training images for precise BatchNorm statistics before evaluation (default 0: off)"
+    )
+    parser.add_argument(
+        "--fidelity",
+        type=int,
+        default=DEFAULT_FIDELITY,
+        metavar="K",
+        help=f"re-run a seeded random subsample of K models per space at the same budget (other "
+        f"seeds) and at --fidelity-factor x it, to check the budget's ranking (default "
+        f"{DEFAULT_FIDELITY}; 0: no check)",
+    )
+    parser.add_argument(
+        "--fidelity-factor",
+        type=float,
+        default=DEFAULT_FACTOR,
+        help=f"budget multiple of the fidelity check's long re-run (default {DEFAULT_FACTOR:g})",
+    )
+    parser.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet or synthetic",
+    )
     parser.add_argument("--data-dir", help="where the dataset's files are (default: the standard search)")
-    parser.add_argument("--val-split", type=float, help="select on a validation split of this fraction of the "
-                        "training set (default: test error, as the paper's CIFAR studies)")  # fmt: skip
+    parser.add_argument(
+        "--val-split",
+        type=float,
+        help="select on a validation split of this fraction of the "
+        "training set (default: test error, as the paper's CIFAR studies)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling and training seed (default 0)")
     parser.add_argument("--cpus", type=float, default=1, help="CPUs per trial (its torch threads; default 1)")
     parser.add_argument("--gpus", type=float, default=0, help="GPUs per trial; a fraction shares one (e.g. 0.25)")
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
-    parser.add_argument("--address", help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a "
-                        "local Ray)")  # fmt: skip
+    parser.add_argument(
+        "--address", help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray)"
+    )
     parser.add_argument("--out", default="runs/study", help="the study folder (default runs/study)")
     parser.add_argument("--top", type=int, default=3, help="models exported per space (default 3)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--plan", action="store_true", help="only sample the spaces and estimate the time (trains "
-                        "nothing, writes nothing)")  # fmt: skip
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="only sample the spaces and estimate the time (trains nothing, writes nothing)",
+    )
     parser.add_argument(
         "--until-separated",
         metavar="PAIRS",
@@ -75,8 +104,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-n", default="200", help="with --until-separated: models per space at the last look (default 200)"
     )
-    parser.add_argument("--rate", metavar="MACS_PER_S", help="with --plan: training multiply-adds/s of one trial "
-                        "(default: measured on the plans' median model, a few seconds)")  # fmt: skip
+    parser.add_argument(
+        "--rate",
+        metavar="MACS_PER_S",
+        help="with --plan: training multiply-adds/s of one trial "
+        "(default: measured on the plans' median model, a few seconds)",
+    )
 
 
 def study_from_args(args: argparse.Namespace):
@@ -91,12 +124,22 @@ def study_from_args(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             recipe[flag] = getattr(args, flag)
     return Study(
-        spaces=tuple(s.strip() for s in args.spaces.split(",") if s.strip()), n=int(parse_number("--n", args.n)),
-        flops=args.flops or None, recipe=recipe, dataset=args.dataset, data_dir=args.data_dir,
-        val_split=args.val_split, seed=args.seed, resources={"cpus": args.cpus, "gpus": args.gpus},
-        max_concurrent=args.max_concurrent, address=args.address, out=Path(args.out), top=args.top,
-        fidelity=args.fidelity, fidelity_factor=args.fidelity_factor,
-    )  # fmt: skip
+        spaces=tuple(s.strip() for s in args.spaces.split(",") if s.strip()),
+        n=int(parse_number("--n", args.n)),
+        flops=args.flops or None,
+        recipe=recipe,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        val_split=args.val_split,
+        seed=args.seed,
+        resources={"cpus": args.cpus, "gpus": args.gpus},
+        max_concurrent=args.max_concurrent,
+        address=args.address,
+        out=Path(args.out),
+        top=args.top,
+        fidelity=args.fidelity,
+        fidelity_factor=args.fidelity_factor,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,9 +147,15 @@ def run(args: argparse.Namespace) -> int:
 
     study = study_from_args(args)
     budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
-    check = f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x" if study.fidelity else "no fidelity check"
-    print(f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, {check}, "
-          f"{study.dataset}; folder {study.out}")  # fmt: skip
+    check = (
+        f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x"
+        if study.fidelity
+        else "no fidelity check"
+    )
+    print(
+        f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, {check}, "
+        f"{study.dataset}; folder {study.out}"
+    )
     if args.plan:
         return _plan(study, args.rate)
     started = time.perf_counter()
@@ -128,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
     if result.best is not None:
         b, r = result.best, result.best["regnet"]
         fit = f", e_fit {b['e_fit']:.3f}" if b["e_fit"] is not None else ""
-        print(f"best model: {b['name']}, error {b['measured']['error']:.2f}% -> RegNet d={r['depth']} w0={r['w0']} "
-              f"wa={r['wa']} wm={r['wm']} group_w={r['group_w']} bot_mul={r['bot_mul']} ({b['source']}{fit})")  # fmt: skip
+        print(
+            f"best model: {b['name']}, error {b['measured']['error']:.2f}% -> RegNet d={r['depth']} w0={r['w0']} "
+            f"wa={r['wa']} wm={r['wm']} group_w={r['group_w']} bot_mul={r['bot_mul']} ({b['source']}{fit})"
+        )
     for note in result.notes:
         print(f"note: {note}")
     if any(s.remaining for s in result.statuses):
@@ -157,14 +208,18 @@ def _plan(study, rate: str | None) -> int:
     guess = plan.estimate
     for config, rows, cost in zip(plan.configs, plan.plans, guess.costs):
         flops = [row["flops"] for row in rows]
-        print(f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
-              f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "
-              f"{format_count(sum(cost.macs))} training multiply-adds")  # fmt: skip
+        print(
+            f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
+            f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "
+            f"{format_count(sum(cost.macs))} training multiply-adds"
+        )
     if guess.rerun_costs:
         reruns = sum(len(c.images) for c in guess.rerun_costs)
         macs = sum(c.total_macs for c in guess.rerun_costs)
-        print(f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and at "
-              f"{study.fidelity_factor:g}x it), {format_count(macs)} multiply-adds")  # fmt: skip
+        print(
+            f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and at "
+            f"{study.fidelity_factor:g}x it), {format_count(macs)} multiply-adds"
+        )
     total = sum(c.total_macs for c in guess.costs + guess.rerun_costs)
     print(f"  in all {format_count(total)} multiply-adds (training and evaluation) {guess.describe()}")
     return 0

@@ -15,8 +15,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     run = actions.add_parser("run", help="plan, then train every model without a final record (resumes, grows)")
     run.add_argument("file", metavar="FILE", help="sweep YAML file, or a ready-made sweep's name (see plan --list)")
     run.add_argument("--n", help="grow the sweep to this many models (the first ones stay)")
-    run.add_argument("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: the file's, "
-                     "else a local Ray)")  # fmt: skip
+    run.add_argument(
+        "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: the file's, else a local Ray)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     status = actions.add_parser("status", help="counts, best error so far, throughput and failures of a sweep folder")
     status.add_argument("dir", metavar="DIR", help="the sweep's folder (its out_dir)")
@@ -24,9 +25,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("file", metavar="FILE", nargs="?", help="sweep YAML file or a ready-made sweep's name")
     plan.add_argument("--list", action="store_true", help="list the ready-made sweep files and exit")
     plan.add_argument("--n", help="plan this many models instead of the file's n")
-    plan.add_argument("--rate", metavar="MACS_PER_S",
-                      help="training multiply-adds per second of one trial (default: measured on the plan's median "
-                           "model, a few seconds)")  # fmt: skip
+    plan.add_argument(
+        "--rate",
+        metavar="MACS_PER_S",
+        help="training multiply-adds per second of one trial (default: measured on the plan's median "
+        "model, a few seconds)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,8 +43,10 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_sweep(args.file)
     n = int(parse_number("--n", args.n)) if args.n else None
-    print(f"sweep {config.name}: {config.space.name}, {max(n or 0, config.n)} models, {config.dataset}, "
-          f"folder {config.out_dir}")  # fmt: skip
+    print(
+        f"sweep {config.name}: {config.space.name}, {max(n or 0, config.n)} models, {config.dataset}, "
+        f"folder {config.out_dir}"
+    )
     started = time.perf_counter()
     status = run_sweep(config, n=n, address=args.address, progress=not args.no_progress)
     print(f"{_counts(status)}; this run {time.perf_counter() - started:,.0f} s")
@@ -57,21 +63,27 @@ def _status(args: argparse.Namespace) -> int:
     print(f"sweep {status.name}: {_counts(status)}")
     if status.models_per_hour:
         eta = status.remaining / status.models_per_hour * 3600 if status.remaining else 0
-        print(f"throughput {status.models_per_hour:,.1f} models/h, {status.mean_wall_s:,.1f} s per model"
-              + (f", about {format_duration(eta)} left" if eta else ""))  # fmt: skip
+        print(
+            f"throughput {status.models_per_hour:,.1f} models/h, {status.mean_wall_s:,.1f} s per model"
+            + (f", about {format_duration(eta)} left" if eta else "")
+        )
     _print_best_and_failures(status)
     return 0
 
 
 def _counts(status) -> str:
-    return (f"{status.ok + status.failed} of {status.planned} done (ok {status.ok}, failed {status.failed}), "
-            f"{status.remaining} remaining")  # fmt: skip
+    return (
+        f"{status.ok + status.failed} of {status.planned} done (ok {status.ok}, failed {status.failed}), "
+        f"{status.remaining} remaining"
+    )
 
 
 def _print_best_and_failures(status) -> None:
     if status.best_id is not None:
-        print(f"best so far: model {status.best_id}, error {status.best_error:.2f}%, "
-              f"{format_count(status.best_flops)} flops")  # fmt: skip
+        print(
+            f"best so far: model {status.best_id}, error {status.best_error:.2f}%, "
+            f"{format_count(status.best_flops)} flops"
+        )
     for message, ids in status.failures.items():
         shown = ", ".join(map(str, ids[:10])) + (", ..." if len(ids) > 10 else "")
         print(f"failed ({len(ids)}): {message} [models {shown}]")
@@ -96,12 +108,16 @@ def _plan(args: argparse.Namespace) -> int:
     data = sweep_data(config)
     guess = estimate(config, [plan], data, parse_number("--rate", args.rate) if args.rate else None)
     cost = guess.costs[0]
-    print(f"sweep {config.name}: {len(plan)} models of {config.space.name} on {config.dataset} "
-          f"({len(data.train_y):,} training images)")  # fmt: skip
+    print(
+        f"sweep {config.name}: {len(plan)} models of {config.space.name} on {config.dataset} "
+        f"({len(data.train_y):,} training images)"
+    )
     for metric in ("flops", "params", "acts"):
         values = [row[metric] for row in plan]
         print(f"  {metric:6s} {format_count(min(values))} .. {format_count(max(values))}")
-    print(f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
-          f"evaluation {format_count(sum(cost.eval_macs))}")  # fmt: skip
+    print(
+        f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
+        f"evaluation {format_count(sum(cost.eval_macs))}"
+    )
     print(f"  {guess.describe()}")
     return 0

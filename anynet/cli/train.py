@@ -19,8 +19,11 @@ HELP = "train one model briefly (the paper's low-fidelity recipe) and report its
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="SPEC_OR_NAME", help="zoo name (e.g. ResNet-20) or a .yaml/.json spec")
-    parser.add_argument("--dataset", default="fashion-mnist",
-                        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet (npy files) or synthetic")  # fmt: skip
+    parser.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet (npy files) or synthetic",
+    )
     parser.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
     parser.add_argument("--download", action="store_true", help="fetch missing files from the dataset's URL")
     budget = parser.add_mutually_exclusive_group()
@@ -49,11 +52,16 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise SpecError(f"--threads: must be at least 1, got {args.threads}")
     given = {
-        "epochs": args.epochs, "images": args.images and int(parse_number("--images", args.images)),
-        "budget_macs": args.budget and parse_number("--budget", args.budget), "batch_size": args.batch_size,
-        "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay, "crop_pad": args.crop_pad,
+        "epochs": args.epochs,
+        "images": args.images and int(parse_number("--images", args.images)),
+        "budget_macs": args.budget and parse_number("--budget", args.budget),
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "weight_decay": args.weight_decay,
+        "crop_pad": args.crop_pad,
         "flip": args.flip,
-    }  # fmt: skip
+    }
     recipe = Recipe(**{k: v for k, v in given.items() if v is not None})
     data = load_dataset(args.dataset, args.data_dir, download=args.download)
     if args.val_split is not None:
@@ -64,11 +72,27 @@ def run(args: argparse.Namespace) -> int:
         # zoo models are ImageNet-shaped: fit them to the data (and to its resolution unless one is given)
         fit = {"in_channels": data.in_channels, "num_classes": data.num_classes}
         spec = spec.with_fields(**fit, **({} if args.resolution else {"resolution": data.resolution}))
-    result = train(spec, data, recipe, device=args.device, seed=args.seed, threads=args.threads,
-                   progress=not args.json and sys.stderr.isatty())  # fmt: skip
+    result = train(
+        spec,
+        data,
+        recipe,
+        device=args.device,
+        seed=args.seed,
+        threads=args.threads,
+        progress=not args.json and sys.stderr.isatty(),
+    )
     if args.json:
-        print(json.dumps({"model": args.model, "dataset": data.name, "spec": spec.to_dict(),
-                          "recipe": recipe.to_dict(), **result.to_dict()}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "dataset": data.name,
+                    "spec": spec.to_dict(),
+                    "recipe": recipe.to_dict(),
+                    **result.to_dict(),
+                }
+            )
+        )
         return 0 if result.status == "ok" else 1
     print(
         f"{args.model} on {data.name} ({len(data.train_y):,} train / {len(data.test_y):,} test images, "

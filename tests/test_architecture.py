@@ -1,0 +1,83 @@
+"""The import graph between the packages has one direction (ARCHITECTURE.md): every import of every module,
+those inside functions included, read with `ast`."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("anynet", "sampler", "sweeps", "analysis")
+# What each layer may import of the others. The command line (anynet.cli, and `python -m anynet`'s
+# anynet.__main__) is the top layer and may import all of them.
+ALLOWED = {
+    "anynet": set(),
+    "sampler": {"anynet"},
+    "sweeps": {"anynet", "sampler"},
+    "analysis": {"anynet", "sampler", "sweeps"},
+    "anynet.cli": {"anynet", "sampler", "sweeps", "analysis"},
+}
+
+
+def imported(tree: ast.AST) -> list[str]:
+    """The absolute module names a module imports (relative imports stay inside its package)."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def layer(module: str) -> str:
+    """The layer a module belongs to: its top-level package, or anynet.cli."""
+    cli = module in ("anynet.cli", "anynet.__main__") or module.startswith("anynet.cli.")
+    return "anynet.cli" if cli else module.split(".")[0]
+
+
+def modules() -> list[tuple[str, Path]]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found.append((".".join(parts[:-1] if parts[-1] == "__init__" else parts), path))
+    return found
+
+
+def test_every_package_is_read() -> None:
+    names = {name for name, _ in modules()}
+    assert {"anynet.spec", "sampler.space", "sweeps.trainer", "analysis.study", "anynet.cli.study"} <= names
+
+
+@pytest.mark.parametrize("name,path", modules(), ids=[name for name, _ in modules()])
+def test_imports_point_down(name: str, path: Path) -> None:
+    own = layer(name)
+    bad = []
+    for target in imported(ast.parse(path.read_text(), str(path))):
+        top, to = target.split(".")[0], layer(target)
+        if top not in PACKAGES or to == own:
+            continue
+        if to not in ALLOWED[own]:
+            bad.append(target)
+        elif own == "analysis" and top == "sweeps" and target != "sweeps":
+            bad.append(f"{target} (analysis imports the sweeps package's public API: `from sweeps import ...`)")
+    assert not bad, f"{name} imports {', '.join(bad)} against ARCHITECTURE.md's rule"
+
+
+def test_generic_helpers_do_not_borrow_from_other_layers() -> None:
+    """The lazy-export helper lives in anynet and imports no package of the project."""
+    tree = ast.parse((ROOT / "anynet" / "lazy.py").read_text())
+    assert not [t for t in imported(tree) if t.split(".")[0] in PACKAGES]
+
+
+def test_importing_the_packages_stays_light() -> None:
+    """`import analysis` (and sweeps, anynet) loads no heavy library: their names load on first use."""
+    code = (
+        "import sys, analysis, sweeps, anynet; "
+        "print(' '.join(m for m in ('torch', 'pandas', 'matplotlib', 'ray') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == ""
