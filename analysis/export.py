@@ -39,9 +39,11 @@ LIBRARY = {"json": "anynet", "yaml": "anynet", "pycls": "pycls", "timm": "timm",
 CONTEXT = ("stem_type", "stem_w", "se_r", "num_classes", "in_channels", "resolution")
 
 
-def top_models(sweep_dir: str | Path, top: int) -> pd.DataFrame:
-    """The `top` ok models of a sweep, best error first."""
-    ok = load_sweeps([sweep_dir]).ok
+def top_models(sweep_dir: str | Path, top: int, ok: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The `top` ok models of a sweep, best error first. `ok`: the sweep's ok models already loaded
+    (analysis.load.Sweeps.ok of this sweep), so its results file is not read again."""
+    if ok is None:
+        ok = load_sweeps([sweep_dir]).ok
     if ok.empty:
         raise AnalysisError(f"{sweep_dir}: no model finished ok; nothing to fit or export")
     if not 1 <= top <= len(ok):

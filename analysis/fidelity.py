@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats import AnalysisError
-from sweeps import RESEED, SweepFolder, fidelity_folders, load_results
+from sweeps import RESEED, fidelity_folders, load_results
 
 # The pairs of runs compared: the sweep's own errors (brief), the re-seeded run (same budget) and the long run.
 COMPARISONS = (("brief", "long"), ("reseed", "long"), ("brief", "reseed"))
@@ -48,9 +48,12 @@ class Fidelity:
     orders: pd.DataFrame
 
 
-def load_fidelity(dirs: list[str | Path], names: list[str], factor: float | None = None) -> pd.DataFrame:
+def load_fidelity(
+    dirs: list[str | Path], names: list[str], factor: float | None = None, sources: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per model re-run ok in both re-runs: sweep, id, flops, brief, reseed, long (errors in %). `factor`
-    picks the long run (default: the largest one each sweep has)."""
+    picks the long run (default: the largest one each sweep has). `sources`: the sweeps' results already loaded
+    (analysis.load.Sweeps.frame, its `sweep` column holding `names`), so their results files are not read again."""
     frames = []
     for path, name in zip(dirs, names):
         runs = fidelity_folders(path)
@@ -60,17 +63,20 @@ def load_fidelity(dirs: list[str | Path], names: list[str], factor: float | None
         if factor is not None and factor not in longs:
             continue
         chosen = factor if factor is not None else max(longs)
-        frame = _errors(SweepFolder(path), "brief")[["id", "flops", "brief"]]
+        if sources is None:
+            frame = _errors(load_results(path), "brief")
+        else:
+            frame = _errors(sources[sources.sweep == name].drop(columns="sweep"), "brief")
+        frame = frame[["id", "flops", "brief"]]
         for run, folder in ((RESEED, runs[RESEED]), ("long", longs[chosen])):
-            frame = frame.merge(_errors(folder, run)[["id", run]], on="id")
+            frame = frame.merge(_errors(load_results(folder.path), run)[["id", run]], on="id")
         frames.append(frame.assign(sweep=name, factor=chosen))
     if not frames:
         return pd.DataFrame(columns=["sweep", "id", "flops", "brief", "reseed", "long", "factor"])
     return pd.concat(frames, ignore_index=True)[["sweep", "id", "flops", "brief", "reseed", "long", "factor"]]
 
 
-def _errors(folder: SweepFolder, column: str) -> pd.DataFrame:
-    frame = load_results(folder.path)
+def _errors(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     frame = frame[(frame.status == "ok") & frame.error.notna()]
     return frame.rename(columns={"error": column})
 

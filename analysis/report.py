@@ -51,14 +51,17 @@ def compare(
     bins: int | None = None,
     names: list[str] | None = None,
     seed: int = 0,
+    sweeps: Sweeps | None = None,
 ) -> Report:
     """Compare sweeps (one works too) and write the report into `out`. `bins` of the normalized EDF: None takes the
-    most, up to 10, that every sweep fills."""
+    most, up to 10, that every sweep fills. `sweeps`: the folders already loaded (`load_sweeps(dirs, names)`), so
+    that a caller which reads them for more than the report reads each results file once."""
     if normalize is not None and normalize not in METRICS:
         raise AnalysisError(f"normalize: {normalize!r} is not one of {', '.join(METRICS)}")
     if bins is not None and bins < 1:
         raise AnalysisError(f"bins: must be >= 1, got {bins}")
-    sweeps = load_sweeps(dirs, names)
+    if sweeps is None:
+        sweeps = load_sweeps(dirs, names)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     empty = [n for n in sweeps.names if sweeps.errors(n).empty]
@@ -71,7 +74,7 @@ def compare(
     table = _table(sweeps, boots, weights, said)
     table = table.assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
     figures = _figures(sweeps, fitted, boots, weights, normalize, bins, out, seed)
-    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps.names, out, seed, figures))
+    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps, out, seed, figures))
     table.to_csv(out / "table.csv", index=False)
     (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize, said, context))
     (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins, said, context))
@@ -111,9 +114,9 @@ def budget_lines(sweeps: Sweeps) -> list[str]:
     return lines
 
 
-def _fidelity(dirs: list[str | Path], names: list[str], out: Path, seed: int, figures: list[Path]) -> list[str]:
+def _fidelity(dirs: list[str | Path], sweeps: Sweeps, out: Path, seed: int, figures: list[Path]) -> list[str]:
     """The fidelity check's lines (and its scatter figure, appended to figures) where the sweeps have re-runs."""
-    models = load_fidelity(dirs, names)
+    models = load_fidelity(dirs, sweeps.names, sources=sweeps.frame)
     if len(models) < 3 or models.factor.nunique() > 1:
         return []
     result = analyse(models, seed=seed)

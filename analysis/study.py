@@ -18,6 +18,7 @@ from anynet.errors import AnynetError
 from anynet.files import write_text_atomic
 
 if TYPE_CHECKING:
+    from analysis.load import Sweeps
     from analysis.report import Report
     from sweeps import Dataset, Estimate, SweepConfig, SweepStatus
 
@@ -157,13 +158,13 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
 
     from sweeps import run_sweeps
 
-    _, configs = _configs(study)
+    data, configs = _configs(study)
     out = Path(study.out)
     write_text_atomic(
         out / "study.yaml",
         yaml.safe_dump({**asdict(study), "out": str(out), "spaces": list(study.spaces)}, sort_keys=False),
     )
-    statuses = run_sweeps(configs, address=study.address, progress=progress)
+    statuses = run_sweeps(configs, address=study.address, progress=progress, data=data)
     notes = [
         f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
         for c, s in zip(configs, statuses)
@@ -179,43 +180,59 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
             study.fidelity_factor,
             address=study.address,
             progress=progress,
+            data=data,
         )
         notes += [
             f"{s.name}: {s.remaining + s.failed} fidelity re-run(s) did not finish ok"
             for s in reruns
             if s.remaining or s.failed
         ]
-    report = _report([c.out_dir for c, _ in usable], out / "report", study.seed, notes) if usable else None
-    exports, best = _export(usable, study.top, out / "configs", notes)
+    report, exports, best = _report_and_export(usable, study, notes)
     return StudyResult(statuses, report, exports, best, notes)
 
 
-def _report(dirs: list[Path], out: Path, seed: int, notes: list[str]) -> Report:
+def _report_and_export(
+    usable: list[tuple[SweepConfig, int]], study: Study, notes: list[str]
+) -> tuple[Report | None, dict[str, Path], dict[str, Any] | None]:
+    """The report and the exports of the usable sweeps (config, models ok), their results read once for both."""
+    from analysis.load import load_sweeps
+
+    if not usable:
+        return None, {}, None
+    dirs = [c.out_dir for c, _ in usable]
+    loaded = load_sweeps(dirs)
+    report = _report(dirs, Path(study.out) / "report", study.seed, notes, loaded)
+    return report, *_export(usable, study.top, Path(study.out) / "configs", notes, loaded)
+
+
+def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sweeps | None = None) -> Report:
     """The compare report, flops-normalized too where the sweeps share a complexity range that each fills."""
     from analysis.report import compare
     from analysis.stats import AnalysisError
 
     try:
-        return compare(dirs, out, normalize="flops", seed=seed)
+        return compare(dirs, out, normalize="flops", seed=seed, sweeps=sweeps)
     except AnalysisError as e:
         notes.append(
             f"report without the flops-normalized EDF ({str(e).split('; use')[0]}); a larger --n fills the "
             "shared flops range better"
         )
-        return compare(dirs, out, seed=seed)
+        return compare(dirs, out, seed=seed, sweeps=sweeps)
 
 
 def _export(
-    sweeps: list[tuple[SweepConfig, int]], top: int, folder: Path, notes: list[str]
+    sweeps: list[tuple[SweepConfig, int]], top: int, folder: Path, notes: list[str], loaded: Sweeps | None = None
 ) -> tuple[dict[str, Path], dict[str, Any] | None]:
     """Each sweep's `top` models (of its `ok` ones) as RegNet configs, anynet yaml and pycls yaml; a model without a
-    valid RegNet form is noted and skipped."""
+    valid RegNet form is noted and skipped. `loaded`: the sweeps already loaded, in the order of `sweeps`."""
     from analysis.export import regnet_config, render, top_models
     from analysis.stats import AnalysisError
 
     exports, best = {}, None
-    for config, ok in sweeps:
-        rows = top_models(config.out_dir, min(top, ok))
+    for i, (config, ok) in enumerate(sweeps):
+        rows = top_models(
+            config.out_dir, min(top, ok), loaded.ok[loaded.ok.sweep == loaded.names[i]] if loaded else None
+        )
         found = []
         for _, row in rows.iterrows():
             try:

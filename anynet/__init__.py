@@ -13,6 +13,7 @@ _EXPORTS = {
     "AnynetError": "anynet.errors",
     "SpecError": "anynet.errors",
     "load_spec": "anynet.files",
+    "resolve_spec": "anynet.files",
     "save_spec": "anynet.files",
     "spec_from_text": "anynet.files",
     "spec_to_text": "anynet.files",

@@ -92,3 +92,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_jsonl(rows: list[dict], path: str | Path) -> None:
     """One JSON object per line, written atomically."""
     write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def resolve_spec(model: str, overrides: dict[str, Any] | None = None) -> AnyNetSpec:
+    """A spec from a zoo name or a spec file, with overrides applied."""
+    from anynet.zoo import zoo_spec
+
+    overrides = overrides or {}
+    if Path(model).suffix.lower() in FORMATS or Path(model).is_file():
+        spec = load_spec(model)
+        return spec.with_fields(**overrides) if overrides else spec
+    return zoo_spec(model, **overrides)

@@ -25,6 +25,9 @@ import numpy as np
 import torch
 
 from anynet.errors import AnynetError
+from anynet.files import resolve_spec
+from anynet.spec import AnyNetSpec
+from anynet.zoo import zoo_name
 
 NAMES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagenet", "synthetic")
 NPY = {"imagenet": 1000}  # name -> classes, for datasets stored as {train,test}_{x,y}.npy
@@ -302,3 +305,14 @@ def synthetic(
     (train_x, train_y), (test_x, test_y) = make(n_train), make(n_test)
     arrays = {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
     return _dataset("synthetic", arrays, classes, f"generated (seed {seed})")
+
+
+def spec_for_data(model: str, data: Dataset, resolution: int | None = None) -> AnyNetSpec:
+    """The spec of a zoo name or a spec file, to train on `data` (at `resolution` where given). Zoo models are
+    ImageNet-shaped: they are fitted to the data's channels and classes (and to its resolution unless one is
+    given); a spec file is taken as written."""
+    spec = resolve_spec(model, {} if resolution is None else {"resolution": resolution})
+    if zoo_name(model) is not None:
+        fit = {"in_channels": data.in_channels, "num_classes": data.num_classes}
+        spec = spec.with_fields(**fit, **({} if resolution else {"resolution": data.resolution}))
+    return spec

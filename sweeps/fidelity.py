@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sweeps.config import SweepConfig, SweepError, differences, sweep_from_dict
 from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
+
+if TYPE_CHECKING:
+    from sweeps.data import Dataset
 
 FOLDER = "fidelity"
 RESEED = "reseed"
@@ -104,14 +107,21 @@ def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[Swee
 
 
 def run_fidelity(
-    paths: list[str | Path], k: int = 8, factor: float = 4.0, *, address: str | None = None, progress: bool = True
+    paths: list[str | Path],
+    k: int = 8,
+    factor: float = 4.0,
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    data: Dataset | None = None,
 ) -> list[Any]:
     """Re-run a subsample of k models of each sweep (same budget re-seeded, and factor x the budget) in one Ray
-    session; returns the re-run folders' statuses (sweeps.sweep.SweepStatus), two per sweep."""
+    session; returns the re-run folders' statuses (sweeps.sweep.SweepStatus), two per sweep. `data`: the sweeps'
+    dataset if already loaded; each sweep's validation split is applied to it."""
     from sweeps.sweep import run_planned
 
     work = [item for path in paths for item in prepare_fidelity(path, k, factor)]
-    return run_planned(work, address=address, progress=progress)
+    return run_planned(work, address=address, progress=progress, data=data)
 
 
 def fidelity_folders(path: str | Path) -> dict[str, SweepFolder]:

@@ -152,53 +152,48 @@ def run_trials(
     plan: list[dict[str, Any]],
     pending: list[int],
     data: Dataset,
-    address: str | None,
     progress: bool,
 ) -> None:
-    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends."""
-    with ray_session(address):
-        namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
-        name = f"dispatcher-{config.name}"
-        dispatcher = (
-            ray.remote(Dispatcher)
-            .options(name=name, namespace=namespace, num_cpus=0)
-            .remote(pending, config.retries + 1)
-        )
-        workers = _worker_count(config, len(pending), ray.cluster_resources())
-        job = Job(
-            plan=plan,
-            recipe=config.recipe,
-            sweep_seed=config.seed,
-            stream=config.stream,
-            attempts=config.retries + 1,
-            device="cuda" if config.resources.gpus else "cpu",
-            threads=config.resources.threads,
-            dispatcher=name,
-            namespace=namespace,
-        )
-        bar = Progress(
-            total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress, name=config.name
-        )
-        recorder = Recorder(folder, plan, dispatcher, bar)
-        trainable = tune.with_resources(
-            tune.with_parameters(worker, job=job, data=data),
-            {"cpu": config.resources.cpus, "gpu": config.resources.gpus},
-        )
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"worker": tune.grid_search(list(range(workers)))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=workers),
-            run_config=tune.RunConfig(
-                name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}",
-                storage_path=str((folder.path / "ray").resolve()),
-                callbacks=[recorder],
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=config.retries + 2),
-            ),
-        )
-        tuner.fit()
-        bar.close()
-        ray.kill(dispatcher)
+    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends. Ray must
+    already be connected: the caller opens one `ray_session` for all its sweeps (sweeps.sweep.run_planned)."""
+    namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
+    name = f"dispatcher-{config.name}"
+    dispatcher = (
+        ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(pending, config.retries + 1)
+    )
+    workers = _worker_count(config, len(pending), ray.cluster_resources())
+    job = Job(
+        plan=plan,
+        recipe=config.recipe,
+        sweep_seed=config.seed,
+        stream=config.stream,
+        attempts=config.retries + 1,
+        device="cuda" if config.resources.gpus else "cpu",
+        threads=config.resources.threads,
+        dispatcher=name,
+        namespace=namespace,
+    )
+    bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress, name=config.name)
+    recorder = Recorder(folder, plan, dispatcher, bar)
+    trainable = tune.with_resources(
+        tune.with_parameters(worker, job=job, data=data),
+        {"cpu": config.resources.cpus, "gpu": config.resources.gpus},
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"worker": tune.grid_search(list(range(workers)))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=workers),
+        run_config=tune.RunConfig(
+            name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}",
+            storage_path=str((folder.path / "ray").resolve()),
+            callbacks=[recorder],
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=config.retries + 2),
+        ),
+    )
+    tuner.fit()
+    bar.close()
+    ray.kill(dispatcher)
 
 
 def _worker_count(config: SweepConfig, pending: int, cluster: dict[str, float]) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sweeps.config import SweepConfig, load_sweep
 from sweeps.data import Dataset, load_dataset
-from sweeps.plan import prepare, training_cost
+from sweeps.plan import Estimate, estimate, prepare, sample_plan, training_cost
 from sweeps.store import SweepFolder
 
 
@@ -38,6 +38,24 @@ def sweep_data(config: SweepConfig, data: Dataset | None = None) -> Dataset:
     return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep would train, sampled without training: its plan, the training set's size, the estimate."""
+
+    config: SweepConfig
+    plan: list[dict[str, Any]]
+    train_size: int  # training images (after the validation split, where the sweep has one)
+    estimate: Estimate
+
+
+def plan_sweep(config: SweepConfig, rate: float | None = None) -> SweepPlan:
+    """Sample the sweep's plan (writing nothing) and estimate its time; `rate` (training multiply-adds/s of one
+    trial) is measured on the plan's median model when not given."""
+    plan = sample_plan(config)
+    data = sweep_data(config)
+    return SweepPlan(config, plan, len(data.train_y), estimate(config, [plan], data, rate))
+
+
 def run_sweep(
     sweep: SweepConfig | str | Path, *, n: int | None = None, address: str | None = None, progress: bool = True
 ) -> SweepStatus:
@@ -48,16 +66,23 @@ def run_sweep(
     return run_sweeps([config.with_n(n) if n is not None else config], address=address, progress=progress)[0]
 
 
-def run_sweeps(configs: list[SweepConfig], *, address: str | None = None, progress: bool = True) -> list[SweepStatus]:
+def run_sweeps(
+    configs: list[SweepConfig],
+    *,
+    address: str | None = None,
+    progress: bool = True,
+    data: Dataset | None = None,
+) -> list[SweepStatus]:
     """Several sweeps one after another in one Ray session (started once, and only if one of them has work).
 
-    Every plan is written before any training, so an interruption anywhere resumes from the records."""
+    Every plan is written before any training, so an interruption anywhere resumes from the records. `data`: the
+    sweeps' dataset if already loaded (each sweep's validation split is applied to it, as in `sweep_data`)."""
     work = []
     for config in configs:
         folder = SweepFolder(config.out_dir)
         config, plan = prepare(config, folder)
         work.append((config, folder, plan))
-    return run_planned(work, address=address, progress=progress)
+    return run_planned(work, address=address, progress=progress, data=data)
 
 
 def run_planned(
@@ -65,9 +90,11 @@ def run_planned(
     *,
     address: str | None = None,
     progress: bool = True,
+    data: Dataset | None = None,
 ) -> list[SweepStatus]:
     """Train every model of each (config, folder, plan) without a final record in its folder, in one Ray session
-    (started only if there is work); the plans are already written. Returns each folder's status."""
+    (started only if there is work); the plans are already written. Returns each folder's status. `data`: the
+    configs' dataset if already loaded (each config's validation split is applied to it, as in `sweep_data`)."""
     pending = [[row for row in plan if row["id"] not in folder.final_ids()] for _, folder, plan in work]
     if any(pending):
         from sweeps.runner import ray_session, run_trials  # imports Ray: only when there is work
@@ -79,12 +106,12 @@ def run_planned(
                     continue
                 key = (config.dataset, config.data_dir, config.val_split, config.seed)
                 if key not in datasets:
-                    datasets[key] = sweep_data(config)
-                data = datasets[key]
+                    datasets[key] = sweep_data(config, data)
+                split = datasets[key]
                 # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
-                cost = training_cost(rows, config.recipe, len(data.train_y)).macs
+                cost = training_cost(rows, config.recipe, len(split.train_y)).macs
                 order = [row["id"] for _, row in sorted(zip(cost, rows), key=lambda pair: -pair[0])]
-                run_trials(config, folder, plan, order, data, address or config.address, progress)
+                run_trials(config, folder, plan, order, split, progress)
     return [sweep_status(folder.path) for _, folder, _ in work]
 
 

@@ -149,6 +149,27 @@ def test_the_report_shows_the_fidelity_check_where_the_sweeps_have_reruns(tmp_pa
     assert "## Fidelity" in (tmp_path / "report" / "summary.md").read_text()
 
 
+def test_a_study_reads_each_sweeps_results_once_for_its_report_and_exports(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import sweeps.store
+    from analysis.study import Study, _report_and_export
+
+    folders = [sweep(tmp_path, name, n=20, space="RegNetX-small") for name in ("a", "b")]
+    for i, folder in enumerate(folders):
+        prepare_fidelity(folder.path, 5, 4)
+        plant(folder, np.linspace(10, 30, 20), noise=1, seed=i)
+    reads = []
+    read = sweeps.store._read_jsonl
+    monkeypatch.setattr(sweeps.store, "_read_jsonl", lambda path: reads.append(path.resolve()) or read(path))
+    usable = [(SimpleNamespace(name=f.path.name, out_dir=f.path), 20) for f in folders]
+    notes = []
+    report, exports, best = _report_and_export(usable, Study(out=tmp_path / "study", top=2), notes)
+    assert report.fidelity and set(exports) == {"a", "b"} and best is not None
+    for folder in folders:
+        assert reads.count((folder.path / "results.jsonl").resolve()) == 1
+
+
 def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     def anynet(*args):
         return subprocess.run(

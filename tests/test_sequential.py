@@ -108,6 +108,7 @@ def test_flag_errors_are_one_line_before_any_training(flags, message, tmp_path, 
 def test_until_separated_end_to_end(tmp_path, ray_env):
     out = tmp_path / "study"
     args = ["study", "--spaces", "A,E", "--n", "2", "--dataset", "synthetic", "--images", "128", "--top", "1"]
+    args += ["--fidelity", "2"]
     done = subprocess.run(
         [sys.executable, "-m", "anynet.cli", *args, "--no-progress", "--out", str(out)]
         + ["--until-separated", "A:E", "--alpha", "0.01", "--max-n", "4"],
@@ -124,3 +125,7 @@ def test_until_separated_end_to_end(tmp_path, ray_env):
     # 4 vs 4 models cannot reach p < 0.01 / 2 (the smallest KS p-value there is 2/70), so both looks are made
     assert "Looks planned (models per space): 2, 4; made: 2, 4." in text and "alpha / L = 0.01 / 2 = 0.005" in text
     assert "| A vs E | 4 / 4 |" in text
+    # the fidelity check ran once, after the last look, on 2 of its 4 models per space
+    assert "brief vs 4x budget: Spearman " in done.stdout
+    for name in ("AnyNetX_A", "AnyNetX_E"):
+        assert len((out / "sweeps" / name / "fidelity" / "x4" / "results.jsonl").read_text().splitlines()) == 2

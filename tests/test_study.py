@@ -74,6 +74,24 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     assert changed.returncode == 1 and "seed: 0 -> 1" in changed.stderr and len(changed.stderr.splitlines()) == 1
 
 
+def test_the_study_loads_its_dataset_once_and_hands_it_to_the_sweeps(tmp_path, monkeypatch):
+    import sweeps
+    from analysis.study import run_study
+
+    loads, given = [], []
+    load = sweeps.load_dataset
+    monkeypatch.setattr(sweeps, "load_dataset", lambda *a, **k: loads.append(a) or load(*a, **k))
+
+    def run_sweeps(configs, *, address=None, progress=True, data=None):
+        given.append(data)
+        return [sweeps.SweepStatus(c.name, c.n, 0, 0, c.n) for c in configs]
+
+    monkeypatch.setattr(sweeps, "run_sweeps", run_sweeps)
+    result = run_study(Study(spaces=("A", "E"), n=2, dataset="synthetic", out=tmp_path / "study"), progress=False)
+    assert len(loads) == 1 and given[0] is not None and given[0].name == "synthetic"
+    assert result.report is None and len(result.notes) == 2
+
+
 def test_plan_samples_and_estimates_without_writing(tmp_path):
     out = tmp_path / "planned"
     done = anynet("study", *REDUCED, "--plan", "--rate", "1G", "--out", str(out))

@@ -157,6 +157,19 @@ def test_arguments_that_cannot_train(data, spec, kwargs, message):
         train(spec, data, **kwargs)
 
 
+def test_zoo_models_are_fitted_to_the_data_and_spec_files_taken_as_written(data, tmp_path):
+    from anynet.files import save_spec
+    from anynet.zoo import zoo_spec
+    from sweeps import spec_for_data
+
+    fitted = spec_for_data("ResNet-20", data)
+    assert (fitted.in_channels, fitted.num_classes, fitted.resolution) == (1, 10, 28)
+    assert spec_for_data("resnet_20", data, resolution=16).resolution == 16
+    save_spec(zoo_spec("ResNet-20"), tmp_path / "spec.yaml")
+    written = spec_for_data(str(tmp_path / "spec.yaml"), data)
+    assert written == zoo_spec("ResNet-20") and spec_for_data(str(tmp_path / "spec.yaml"), data, 64).resolution == 64
+
+
 def test_cli_train_json(capsys):
     code = main(
         [

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from anynet.crosscheck import fvcore_complexity
-from anynet.files import FORMATS, load_spec
+from anynet.files import resolve_spec
 from anynet.model import complexity, complexity_breakdown
 from anynet.spec import AnyNetSpec
 from anynet.validate import format_count
-from anynet.zoo import zoo_spec
 
 HELP = "show the stages and exact complexity (flops, params, acts) of a zoo model or spec file"
 
@@ -26,14 +23,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-channels", type=int, help="input channels, e.g. 1 for Fashion-MNIST")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--fvcore", action="store_true", help="also count by tracing the built model with fvcore")
-
-
-def resolve(model: str, overrides: dict[str, Any]) -> AnyNetSpec:
-    """A spec from a zoo name or a spec file, with overrides applied."""
-    if Path(model).suffix.lower() in FORMATS or Path(model).is_file():
-        spec = load_spec(model)
-        return spec.with_fields(**overrides) if overrides else spec
-    return zoo_spec(model, **overrides)
 
 
 def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
@@ -56,7 +45,7 @@ def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
 
 def run(args: argparse.Namespace) -> int:
     names = {"resolution": args.resolution, "num_classes": args.classes, "in_channels": args.in_channels}
-    spec = resolve(args.model, {k: v for k, v in names.items() if v is not None})
+    spec = resolve_spec(args.model, {k: v for k, v in names.items() if v is not None})
     total = complexity(spec)
     traced = fvcore_complexity(spec) if args.fvcore else None
     if args.json:

@@ -91,8 +91,7 @@ def _print_best_and_failures(status) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from sweeps.config import SweepError, config_names, load_sweep
-    from sweeps.plan import estimate, sample_plan
-    from sweeps.sweep import sweep_data
+    from sweeps.sweep import plan_sweep
 
     if args.list:
         for name in config_names():
@@ -104,13 +103,12 @@ def _plan(args: argparse.Namespace) -> int:
     config = load_sweep(args.file)
     if args.n:
         config = config.with_n(int(parse_number("--n", args.n)))
-    plan = sample_plan(config)
-    data = sweep_data(config)
-    guess = estimate(config, [plan], data, parse_number("--rate", args.rate) if args.rate else None)
+    planned = plan_sweep(config, parse_number("--rate", args.rate) if args.rate else None)
+    plan, guess = planned.plan, planned.estimate
     cost = guess.costs[0]
     print(
         f"sweep {config.name}: {len(plan)} models of {config.space.name} on {config.dataset} "
-        f"({len(data.train_y):,} training images)"
+        f"({planned.train_size:,} training images)"
     )
     for metric in ("flops", "params", "acts"):
         values = [row[metric] for row in plan]

@@ -8,10 +8,8 @@ import sys
 
 import pandas as pd
 
-from anynet.cli.info import resolve
 from anynet.errors import SpecError
 from anynet.validate import parse_number
-from anynet.zoo import zoo_name
 from sweeps.recipe import Recipe
 
 HELP = "train one model briefly (the paper's low-fidelity recipe) and report its test error and speed"
@@ -46,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sweeps.data import load_dataset
+    from sweeps.data import load_dataset, spec_for_data
     from sweeps.trainer import train
 
     if args.threads is not None and args.threads < 1:
@@ -66,12 +64,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir, download=args.download)
     if args.val_split is not None:
         data = data.with_val_split(args.val_split, seed=args.seed)
-    overrides = {} if args.resolution is None else {"resolution": args.resolution}
-    spec = resolve(args.model, overrides)
-    if zoo_name(args.model) is not None:
-        # zoo models are ImageNet-shaped: fit them to the data (and to its resolution unless one is given)
-        fit = {"in_channels": data.in_channels, "num_classes": data.num_classes}
-        spec = spec.with_fields(**fit, **({} if args.resolution else {"resolution": data.resolution}))
+    spec = spec_for_data(args.model, data, args.resolution)
     result = train(
         spec,
         data,
