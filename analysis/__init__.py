@@ -28,7 +28,6 @@ _EXPORTS = {
     "fit_rule": "analysis.fit",
     "fit_rules": "analysis.fit",
     "with_fits": "analysis.fit",
-    "export": "analysis.export",
     "Study": "analysis.study",
     "StudyResult": "analysis.study",
     "run_study": "analysis.study",

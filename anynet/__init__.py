@@ -9,7 +9,7 @@ does not pay for torch."""
 from anynet.lazy import lazy_exports
 
 _EXPORTS = {
-    "adjust_block_compatibility": "anynet.compat",
+    "adjust_block_compatibility": "anynet.group_rule",
     "AnynetError": "anynet.errors",
     "SpecError": "anynet.errors",
     "load_spec": "anynet.files",

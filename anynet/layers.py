@@ -19,7 +19,7 @@ from anynet import fused
 class Cx(NamedTuple):
     """Running complexity: the feature map's height and width, and the totals so far.
 
-    The counts may be Python ints (one spec) or int64 numpy columns (a batch of specs, anynet.batch):
+    The counts may be Python ints (one spec) or int64 numpy columns (a batch of specs, anynet.spec_batch):
     the functions below use only arithmetic that means the same for both.
     """
 

@@ -12,7 +12,7 @@ from anynet.layers import Cx, init_weights
 from anynet.spec import BOTTLENECK, AnyNetSpec
 
 if TYPE_CHECKING:
-    from anynet.batch import SpecBatch
+    from anynet.spec_batch import SpecBatch
 
 
 class Complexity(NamedTuple):

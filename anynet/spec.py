@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from anynet.compat import adjust_block_compatibility
+from anynet.group_rule import adjust_block_compatibility
 from anynet.errors import SpecError, check_keys
 from anynet.regnet import RegNetParams
 from anynet.validate import check_choice, check_int, check_ints, check_list, check_real, check_reals

@@ -8,34 +8,34 @@ from anynet.errors import SpecError
 from anynet.regnet import RegNetParams
 from anynet.spec import AnyNetSpec
 
-# (depth, w0, wa, wm, group width); every RegNet here has bot_mul 1, stem simple_stem_in 32, stride 2.
-REGNETX = {
-    "200MF": (13, 24, 36.44, 2.49, 8),
-    "400MF": (22, 24, 24.48, 2.54, 16),
-    "600MF": (16, 48, 36.97, 2.24, 24),
-    "800MF": (16, 56, 35.73, 2.28, 16),
-    "1.6GF": (18, 80, 34.01, 2.25, 24),
-    "3.2GF": (25, 88, 26.31, 2.25, 48),
-    "4.0GF": (23, 96, 38.65, 2.43, 40),
-    "6.4GF": (17, 184, 60.83, 2.07, 56),
-    "8.0GF": (23, 80, 49.56, 2.88, 120),
-    "12GF": (19, 168, 73.36, 2.37, 112),
-    "16GF": (22, 216, 55.59, 2.10, 128),
-    "32GF": (23, 320, 69.86, 2.00, 168),
+# Every RegNet here has bot_mul 1, stem simple_stem_in 32, stride 2 (pycls's model zoo configs).
+REGNETX: dict[str, RegNetParams] = {
+    "200MF": RegNetParams(depth=13, w0=24, wa=36.44, wm=2.49, group_w=8),
+    "400MF": RegNetParams(depth=22, w0=24, wa=24.48, wm=2.54, group_w=16),
+    "600MF": RegNetParams(depth=16, w0=48, wa=36.97, wm=2.24, group_w=24),
+    "800MF": RegNetParams(depth=16, w0=56, wa=35.73, wm=2.28, group_w=16),
+    "1.6GF": RegNetParams(depth=18, w0=80, wa=34.01, wm=2.25, group_w=24),
+    "3.2GF": RegNetParams(depth=25, w0=88, wa=26.31, wm=2.25, group_w=48),
+    "4.0GF": RegNetParams(depth=23, w0=96, wa=38.65, wm=2.43, group_w=40),
+    "6.4GF": RegNetParams(depth=17, w0=184, wa=60.83, wm=2.07, group_w=56),
+    "8.0GF": RegNetParams(depth=23, w0=80, wa=49.56, wm=2.88, group_w=120),
+    "12GF": RegNetParams(depth=19, w0=168, wa=73.36, wm=2.37, group_w=112),
+    "16GF": RegNetParams(depth=22, w0=216, wa=55.59, wm=2.10, group_w=128),
+    "32GF": RegNetParams(depth=23, w0=320, wa=69.86, wm=2.00, group_w=168),
 }
-REGNETY = {  # with squeeze-excite, se_r = 0.25
-    "200MF": (13, 24, 36.44, 2.49, 8),
-    "400MF": (16, 48, 27.89, 2.09, 8),
-    "600MF": (15, 48, 32.54, 2.32, 16),
-    "800MF": (14, 56, 38.84, 2.40, 16),
-    "1.6GF": (27, 48, 20.71, 2.65, 24),
-    "3.2GF": (21, 80, 42.63, 2.66, 24),
-    "4.0GF": (22, 96, 31.41, 2.24, 64),
-    "6.4GF": (25, 112, 33.22, 2.27, 72),
-    "8.0GF": (17, 192, 76.82, 2.19, 56),
-    "12GF": (19, 168, 73.36, 2.37, 112),
-    "16GF": (18, 200, 106.23, 2.48, 112),
-    "32GF": (20, 232, 115.89, 2.53, 232),
+REGNETY: dict[str, RegNetParams] = {  # with squeeze-excite, se_r = 0.25
+    "200MF": RegNetParams(depth=13, w0=24, wa=36.44, wm=2.49, group_w=8),
+    "400MF": RegNetParams(depth=16, w0=48, wa=27.89, wm=2.09, group_w=8),
+    "600MF": RegNetParams(depth=15, w0=48, wa=32.54, wm=2.32, group_w=16),
+    "800MF": RegNetParams(depth=14, w0=56, wa=38.84, wm=2.40, group_w=16),
+    "1.6GF": RegNetParams(depth=27, w0=48, wa=20.71, wm=2.65, group_w=24),
+    "3.2GF": RegNetParams(depth=21, w0=80, wa=42.63, wm=2.66, group_w=24),
+    "4.0GF": RegNetParams(depth=22, w0=96, wa=31.41, wm=2.24, group_w=64),
+    "6.4GF": RegNetParams(depth=25, w0=112, wa=33.22, wm=2.27, group_w=72),
+    "8.0GF": RegNetParams(depth=17, w0=192, wa=76.82, wm=2.19, group_w=56),
+    "12GF": RegNetParams(depth=19, w0=168, wa=73.36, wm=2.37, group_w=112),
+    "16GF": RegNetParams(depth=18, w0=200, wa=106.23, wm=2.48, group_w=112),
+    "32GF": RegNetParams(depth=20, w0=232, wa=115.89, wm=2.53, group_w=232),
 }
 _CIFAR_RESNET = dict(
     stem_type="res_stem_cifar",
@@ -79,9 +79,8 @@ def zoo_spec(name: str, **fields: Any) -> AnyNetSpec:
         raise SpecError(f"model: unknown name {name!r}; known models: {', '.join(zoo_names())}")
     family, _, size = match.partition("-")
     if family in ("RegNetX", "RegNetY"):
-        d, w0, wa, wm, g = (REGNETX if family == "RegNetX" else REGNETY)[size]
-        se_r = 0.25 if family == "RegNetY" else 0.0
-        spec = AnyNetSpec.from_regnet(RegNetParams(depth=d, w0=w0, wa=wa, wm=wm, group_w=g), se_r=se_r)
+        params = (REGNETX if family == "RegNetX" else REGNETY)[size]
+        spec = AnyNetSpec.from_regnet(params, se_r=0.25 if family == "RegNetY" else 0.0)
     else:
         spec = AnyNetSpec(**OTHERS[match])
     return spec.with_fields(**fields) if fields else spec

@@ -16,7 +16,7 @@ import torch
 from analysis.study import DEFAULT_FLOPS, Study, sweep_files
 from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
-from sweeps.batches import BatchMaker
+from sweeps.image_batches import BatchMaker
 from sweeps.config import sweep_from_dict
 from sweeps.data import load_dataset, synthetic
 from sweeps.plan import sample_plan

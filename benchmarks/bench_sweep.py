@@ -31,7 +31,7 @@ SEQUENTIAL = """
 import json, sys
 from anynet.spec import AnyNetSpec
 from sweeps import Recipe, synthetic, train
-from sweeps.runner import model_seed
+from sweeps.tune_trials import model_seed
 plan = [json.loads(line) for line in open(sys.argv[1])]
 data, recipe = synthetic(), Recipe(images=int(sys.argv[2]))
 for row in plan:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anynet.batch import SpecBatch
-from anynet.compat import adjust_columns
+from anynet.spec_batch import SpecBatch
+from anynet.group_rule import adjust_columns
 from anynet.regnet import RegNetParams, regnet_columns
 from anynet.spec import AnyNetSpec, BOTTLENECK
 from sampler.space import DesignSpace

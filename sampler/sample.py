@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from anynet.batch import batch_complexity
+from anynet.spec_batch import batch_complexity
 from anynet.errors import AnynetError, SpecError
 from anynet.model import Complexity
 from anynet.spec import AnyNetSpec

@@ -112,6 +112,8 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out = []
     if isinstance(old.get("recipe"), dict):
         old = {**old, "recipe": Recipe.identity_of(old["recipe"])}
+    # A space's description is prose: rewording it changes no model.
+    old, new = ({**d, "space": _without_description(d.get("space"))} for d in (old, new))
     for key in IDENTITY:
         a, b = old.get(key), new.get(key)
         if a == b:
@@ -122,6 +124,10 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         else:
             out.append(f"{key}: {a!r} -> {b!r}")
     return out
+
+
+def _without_description(space: Any) -> Any:
+    return {k: v for k, v in space.items() if k != "description"} if isinstance(space, dict) else space
 
 
 def config_names() -> list[str]:

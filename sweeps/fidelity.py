@@ -116,9 +116,9 @@ def run_fidelity(
     data: Dataset | None = None,
 ) -> list[Any]:
     """Re-run a subsample of k models of each sweep (same budget re-seeded, and factor x the budget) in one Ray
-    session; returns the re-run folders' statuses (sweeps.sweep.SweepStatus), two per sweep. `data`: the sweeps'
+    session; returns the re-run folders' statuses (sweeps.status.SweepStatus), two per sweep. `data`: the sweeps'
     dataset if already loaded; each sweep's validation split is applied to it."""
-    from sweeps.sweep import run_planned
+    from sweeps.run import run_planned
 
     work = [item for path in paths for item in prepare_fidelity(path, k, factor)]
     return run_planned(work, address=address, progress=progress, data=data)

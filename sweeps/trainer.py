@@ -18,7 +18,7 @@ from anynet.fold import fold_batchnorm
 from anynet.model import AnyNet, complexity
 from anynet.spec import AnyNetSpec
 from sweeps.allocator import retain_freed_memory
-from sweeps.batches import BatchMaker, train_batches
+from sweeps.image_batches import BatchMaker, train_batches
 from sweeps.data import Dataset
 from sweeps.recipe import Recipe
 

@@ -2,6 +2,7 @@
 those inside functions included, read with `ast`."""
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,15 @@ def test_importing_the_packages_stays_light() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["anynet", "sweeps", "analysis"])
+def test_no_lazy_export_is_also_a_module(package: str) -> None:
+    """Importing a submodule sets it as its package's attribute: a lazily loaded export of the same name would be
+    shadowed by the module once anything imports it (`from sweeps import estimate` gave a module, not the
+    function)."""
+    exported = set(getattr(importlib.import_module(package), "__all__", ()))
+    submodules = {p.stem for p in (ROOT / package).glob("*.py")} | {
+        p.parent.name for p in (ROOT / package).glob("*/__init__.py")
+    }
+    assert not exported & submodules

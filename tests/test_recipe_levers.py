@@ -6,9 +6,10 @@ import torch
 
 from random_specs import TINY
 from sweeps import Recipe, RecipeError, synthetic, train
-from sweeps.batches import BatchMaker
+from sweeps.image_batches import BatchMaker
 from sweeps.config import differences, sweep_from_dict
-from sweeps.plan import RUN_START_S, Cost, Estimate, Rate, measure_rate, sample_plan
+from sweeps.cost import RUN_START_S, Cost, Estimate, Rate, measure_rate
+from sweeps.plan import sample_plan
 from sweeps.trainer import precise_batchnorm
 
 

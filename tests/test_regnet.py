@@ -83,7 +83,7 @@ def test_regnet_spec_applies_compatibility():
 
 
 def test_column_and_list_forms_of_the_rule_agree():
-    from anynet.compat import adjust_columns
+    from anynet.group_rule import adjust_columns
 
     rng = np.random.default_rng(0)
     n = 20_000

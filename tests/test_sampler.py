@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from anynet import SpecError, complexity, quantized_linear
-from anynet.batch import batch_complexity
+from anynet.spec_batch import batch_complexity
 from anynet.regnet import regnet_columns
 from anynet.cli import main
 from sampler import DesignSpace, SamplingError, get_space, load_space_file, sample, space_names

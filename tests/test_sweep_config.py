@@ -5,8 +5,9 @@ import json
 import pytest
 import yaml
 
-from sweeps.config import SweepError, config_names, load_sweep, sweep_from_dict
-from sweeps.plan import prepare, training_cost
+from sweeps.config import SweepError, config_names, differences, load_sweep, sweep_from_dict
+from sweeps.cost import training_cost
+from sweeps.plan import prepare
 from sweeps.store import SweepFolder, load_results
 
 BASE = {
@@ -140,3 +141,13 @@ def test_plan_command_prints_range_cost_and_estimate(tmp_path, capsys):
     assert "fmnist-regnety: RegNetY-small, n=32, fashion-mnist" in capsys.readouterr().out
     assert main(["sweep", "status", str(tmp_path / "nothing")]) == 1
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_rewording_a_space_description_keeps_the_folder(tmp_path) -> None:
+    """A space's description is prose: a folder made before it was reworded resumes."""
+    config = sweep_from_dict({"name": "s", "space": "AnyNetX_A-small", "n": 2, "out_dir": str(tmp_path / "s")})
+    old = config.identity()
+    old["space"] = {**old["space"], "description": "an older wording"}
+    assert differences(old, config.identity()) == []
+    old["space"]["stages"] = 4
+    assert differences(old, config.identity()) == ["space.stages: 4 -> 3"]

@@ -10,7 +10,7 @@ import torch
 from anynet.cli import main
 from random_specs import TINY
 from sweeps import Recipe, RecipeError, TrainError, load_dataset, synthetic, train
-from sweeps.batches import BatchMaker, random_crop, train_batches
+from sweeps.image_batches import BatchMaker, random_crop, train_batches
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 QUICK = Recipe(images=4096, batch_size=32, lr=0.2)

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sweeps.config import load_sweep
-    from sweeps.sweep import run_sweep
+    from sweeps import run_sweep
 
     config = load_sweep(args.file)
     n = int(parse_number("--n", args.n)) if args.n else None
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sweeps.sweep import sweep_status
+    from sweeps import sweep_status
 
     status = sweep_status(args.dir)
     print(f"sweep {status.name}: {_counts(status)}")
@@ -91,7 +91,7 @@ def _print_best_and_failures(status) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from sweeps.config import SweepError, config_names, load_sweep
-    from sweeps.sweep import plan_sweep
+    from sweeps import plan_sweep
 
     if args.list:
         for name in config_names():

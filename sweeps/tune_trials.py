@@ -155,7 +155,7 @@ def run_trials(
     progress: bool,
 ) -> None:
     """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends. Ray must
-    already be connected: the caller opens one `ray_session` for all its sweeps (sweeps.sweep.run_planned)."""
+    already be connected: the caller opens one `ray_session` for all its sweeps (sweeps.run.run_planned)."""
     namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
     name = f"dispatcher-{config.name}"
     dispatcher = (

@@ -1,34 +1,17 @@
-"""Running a sweep end to end, and reading how one stands."""
+"""Running sweeps end to end: plan (or resume, or grow) each, then train what has no final record on Ray."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sweeps.config import SweepConfig, load_sweep
 from sweeps.data import Dataset, load_dataset
-from sweeps.plan import Estimate, estimate, prepare, sample_plan, training_cost
+from sweeps.cost import Estimate, estimate, training_cost
+from sweeps.plan import prepare, sample_plan
+from sweeps.status import SweepStatus, sweep_status
 from sweeps.store import SweepFolder
-
-
-@dataclass
-class SweepStatus:
-    """Counts, the best model so far, throughput and grouped failures of a sweep folder."""
-
-    name: str
-    planned: int
-    ok: int
-    failed: int
-    remaining: int
-    best_id: int | None = None
-    best_error: float | None = None
-    best_flops: int | None = None
-    models_per_hour: float | None = None
-    mean_wall_s: float | None = None
-    failures: dict[str, list[int]] = field(default_factory=dict)
 
 
 def sweep_data(config: SweepConfig, data: Dataset | None = None) -> Dataset:
@@ -97,7 +80,7 @@ def run_planned(
     configs' dataset if already loaded (each config's validation split is applied to it, as in `sweep_data`)."""
     pending = [[row for row in plan if row["id"] not in folder.final_ids()] for _, folder, plan in work]
     if any(pending):
-        from sweeps.runner import ray_session, run_trials  # imports Ray: only when there is work
+        from sweeps.tune_trials import ray_session, run_trials  # imports Ray: only when there is work
 
         datasets: dict[tuple, Dataset] = {}
         with ray_session(address or work[0][0].address):
@@ -113,35 +96,3 @@ def run_planned(
                 order = [row["id"] for _, row in sorted(zip(cost, rows), key=lambda pair: -pair[0])]
                 run_trials(config, folder, plan, order, split, progress)
     return [sweep_status(folder.path) for _, folder, _ in work]
-
-
-def sweep_status(path: str | Path) -> SweepStatus:
-    """How a sweep folder stands (it may be running: this only reads)."""
-    folder = SweepFolder(path)
-    settings = folder.settings()
-    latest = folder.latest()
-    planned = len(folder.plan())
-    ok = [r for r in latest.values() if r["status"] == "ok"]
-    failed = [r for r in latest.values() if r["status"] == "failed"]
-    status = SweepStatus(
-        name=settings.get("name", str(path)),
-        planned=planned,
-        ok=len(ok),
-        failed=len(failed),
-        remaining=planned - len(ok) - len(failed),
-    )
-    scored = [r for r in ok if (r.get("result") or {}).get("error") is not None]
-    if scored:
-        best = min(scored, key=lambda r: r["result"]["error"])
-        status.best_id, status.best_error, status.best_flops = best["id"], best["result"]["error"], best["flops"]
-    walls = [r["wall_s"] for r in latest.values() if r.get("wall_s")]
-    if walls:
-        status.mean_wall_s = sum(walls) / len(walls)
-    times = sorted(datetime.fromisoformat(r["finished_at"]) for r in latest.values() if r.get("finished_at"))
-    if len(times) >= 2 and times[-1] > times[0]:
-        status.models_per_hour = (len(times) - 1) / ((times[-1] - times[0]).total_seconds() / 3600)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for r in sorted(failed, key=lambda r: r["id"]):
-        groups[r.get("message") or "no message"].append(r["id"])
-    status.failures = dict(groups)
-    return status
