@@ -26,21 +26,29 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.fit import RuleFit, fit_rules
+from analysis.fit import Q, RuleFit, fit_rules
 from analysis.load import load_sweeps
 from analysis.stats import AnalysisError
 from anynet.errors import SpecError
 from anynet.libraries import Check, LibraryForm, check, library_form
 from anynet.model import complexity
 from anynet.spec import BOTTLENECK, AnyNetSpec
+from sweeps import SweepFolder
 
 FORMATS = ("json", "yaml", "pycls", "timm", "torchvision")
 LIBRARY = {"json": "anynet", "yaml": "anynet", "pycls": "pycls", "timm": "timm", "torchvision": "torchvision"}
 CONTEXT = ("stem_type", "stem_w", "se_r", "num_classes", "in_channels", "resolution")
 
 
+def sweep_q(sweep_dir: str | Path) -> int:
+    """The RegNet quantum q of a sweep's design space (8 where its folder records none)."""
+    space = (SweepFolder(sweep_dir).settings() or {}).get("config", {}).get("space") or {}
+    return int(space.get("q", Q))
+
+
 def top_models(sweep_dir: str | Path, top: int, ok: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The `top` ok models of a sweep, best error first. `ok`: the sweep's ok models already loaded
+    """The `top` ok models of a sweep, best error first, with a column q: the sweep's RegNet quantum, which the
+    fits of its models use (analysis.fit.with_fits, regnet_forms). `ok`: the sweep's ok models already loaded
     (analysis.load.Sweeps.ok of this sweep), so its results file is not read again."""
     if ok is None:
         ok = load_sweeps([sweep_dir]).ok
@@ -48,7 +56,7 @@ def top_models(sweep_dir: str | Path, top: int, ok: pd.DataFrame | None = None) 
         raise AnalysisError(f"{sweep_dir}: no model finished ok; nothing to fit or export")
     if not 1 <= top <= len(ok):
         raise AnalysisError(f"--top: {top} is not between 1 and the {len(ok)} models that finished ok")
-    return ok.nsmallest(top, "error")
+    return ok.nsmallest(top, "error").assign(q=sweep_q(sweep_dir))
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,9 @@ def _most_blocks(values: Sequence[Any], depths: Sequence[int]) -> Any:
     return counts.most_common(1)[0][0]
 
 
-def regnet_forms(specs: Sequence[AnyNetSpec]) -> list[RegNetForm | str]:
-    """Each studied spec's RegNet form, or a string saying why it has none (AnyNet models are fitted together)."""
+def regnet_forms(specs: Sequence[AnyNetSpec], q: int = Q) -> list[RegNetForm | str]:
+    """Each studied spec's RegNet form, or a string saying why it has none (AnyNet models are fitted together,
+    to the rule with quantum q: their space's)."""
     forms: list[RegNetForm | str | None] = [None] * len(specs)
     fitted = []
     for i, spec in enumerate(specs):
@@ -81,19 +90,19 @@ def regnet_forms(specs: Sequence[AnyNetSpec]) -> list[RegNetForm | str]:
             fitted.append(i)
     if fitted:
         widths = [specs[i].block_widths for i in fitted]
-        fits = fit_rules(widths, [specs[i].num_stages for i in fitted])
+        fits = fit_rules(widths, [specs[i].num_stages for i in fitted], q)
         for i, fit in zip(fitted, fits):
-            forms[i] = _fitted(specs[i], fit)
+            forms[i] = _fitted(specs[i], fit, q)
     return forms
 
 
-def _fitted(spec: AnyNetSpec, fit: RuleFit) -> RegNetForm | str:
+def _fitted(spec: AnyNetSpec, fit: RuleFit, q: int = Q) -> RegNetForm | str:
     """The fitted rule as a RegNet spec with the studied stages and strides (wa, wm rounded where that keeps it)."""
     k, d = spec.num_stages, sum(spec.depths)
     if not math.isfinite(fit.e_fit):
         return f"no valid RegNet rule has {k} stages at depth {d}"
     group_w, bot_mul = (_most_blocks(values, spec.depths) for values in (spec.group_ws, spec.bot_muls))
-    params = {"depth": d, "w0": fit.w0, "group_w": group_w, "bot_mul": bot_mul, "q": 8}
+    params = {"depth": d, "w0": fit.w0, "group_w": group_w, "bot_mul": bot_mul, "q": q}
     context = {key: getattr(spec, key) for key in CONTEXT}
     for wa, wm in ((round(fit.wa, 3), round(fit.wm, 4)), (fit.wa, fit.wm)):
         try:
@@ -113,6 +122,13 @@ def _config(row: pd.Series, spec: AnyNetSpec, source: str, e_fit: float | None, 
     for library in ("pycls", "timm", "torchvision"):
         libraries[library] = library_form(spec, library, source == "studied").differs or "exact"
     measured = {"error": float(row.error), "flops": int(row.flops), "params": int(row.params), "acts": int(row.acts)}
+    for key in ("latency_ms", "throughput_ips", "memory_mb"):  # measured after training (sweeps.measure), if it was
+        if pd.notna(row.get(key)):
+            measured[key] = float(row[key])
+    if pd.notna(row.get("latency_ms")):
+        measured["latency_on"] = f"{row.measure_device}, batch 1" + (
+            f", {int(row.measure_threads)} thread(s)" if pd.notna(row.get("measure_threads")) else ""
+        )
     return {
         "name": f"{row.sweep}-{row.id}",
         "source": source,
@@ -134,15 +150,26 @@ def _config(row: pd.Series, spec: AnyNetSpec, source: str, e_fit: float | None, 
 
 def regnet_config(row: pd.Series) -> dict[str, Any]:
     """One model's RegNet form as a config; AnalysisError saying why where it has none."""
-    form = regnet_forms([row.spec])[0]
+    form = regnet_forms([row.spec], _q(row))[0]
     if isinstance(form, str):
         raise AnalysisError(f"model {row.id}: {form}; anynet export --as-studied exports it as studied")
     return _config(row, form.spec, form.source, form.e_fit, None)
 
 
+def _q(rows: pd.DataFrame | pd.Series) -> int:
+    """The RegNet quantum of top_models's rows (its column q; 8 for rows without one)."""
+    q = rows.get("q")
+    if q is None:
+        return Q
+    values = {int(v) for v in q.dropna()} if isinstance(q, pd.Series) else {int(q)}
+    if len(values) > 1:
+        raise AnalysisError(f"models of several RegNet quanta q ({sorted(values)}) fitted together")
+    return values.pop() if values else Q
+
+
 def model_configs(rows: pd.DataFrame, as_studied: bool = False) -> list[dict[str, Any]]:
     """Each model's RegNet form (a model without one as studied, with a note why), or each as studied."""
-    forms: list[RegNetForm | str | None] = [None] * len(rows) if as_studied else regnet_forms(list(rows.spec))
+    forms: list[RegNetForm | str | None] = [None] * len(rows) if as_studied else regnet_forms(list(rows.spec), _q(rows))
     configs = []
     for (_, row), form in zip(rows.iterrows(), forms):
         if isinstance(form, RegNetForm):

@@ -1,9 +1,10 @@
 """Fitting the quantized linear rule to models' per-block widths (the RegNet paper's e_fit, section 3.3).
 
 For widths w_j (j < d), find (w0, wa, wm) minimizing e_fit = mean_j |log(w_hat_j / w_j)|, w_hat the quantized rule
-(anynet.regnet, q = 8). The search: a grid of w0 over the multiples of 8 up to the model's largest width, wa over
-60 log-spaced values in [0.5, 512] (and 0), wm over 1.5..3.0 in steps of 0.05; then a local grid around each of the
-10 best points (w0 +- 16, wa x 0.8..1.25 and 0, wm +- 0.05, 21 values each for wa and wm), recentred on each
+(anynet.regnet, with a given quantum q, 8 by default). The search: a grid of w0 over the multiples of q up to
+the model's largest width, wa over
+60 log-spaced values in [0.5, 512] (and 0), wm over 1.5..3.0 in steps of 0.05; then a local grid around each of
+the 10 best points (w0 +- 2q, wa x 0.8..1.25 and 0, wm +- 0.05, 21 values each for wa and wm), recentred on each
 improvement and narrowed by half when none, 8 rounds. Only parameter sets whose quantization skips no stage index
 within the model's depth are candidates. Also reported: the continuous line's fit, mean |log(u_j/w_j)|.
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from anynet.regnet import rule_stages, stage_widths
 
-Q = 8
+Q = 8  # the default quantum: pycls's rule, and every space's unless it sets q
 WA_GRID = np.concatenate([[0.0], np.geomspace(0.5, 512, 60)])
 WM_GRID = np.round(np.arange(1.5, 3.0001, 0.05), 2)
 STARTS = 10  # the best grid points each refined locally (the error surface is piecewise constant)
@@ -48,13 +49,13 @@ class _Grid:
     log quantized widths (..., I*A*M, depth), stage indices, the first block whose stage index skips one and the
     first block that skips one or whose new stage index quantizes to the previous width (depth if none)."""
 
-    def __init__(self, depth: int, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray):
+    def __init__(self, depth: int, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, q: int = Q):
         shape = np.broadcast_shapes(w0.shape, wa.shape, wm.shape)
         w0, wa, wm = (np.broadcast_to(a, shape) for a in (w0, wa, wm))
         self.params = tuple(a.reshape(*shape[:-3], -1) for a in (w0, wa, wm))
         _, ss = rule_stages(depth, w0, wa, wm)  # the log runs on (..., I, A, 1, depth) only
         ss = ss.astype(np.intp)
-        table = np.log(stage_widths(w0[..., :1, :, None], wm[..., :1, :, None], np.arange(ss.max() + 1), Q))
+        table = np.log(stage_widths(w0[..., :1, :, None], wm[..., :1, :, None], np.arange(ss.max() + 1), q))
         self.log_q = np.take_along_axis(table, ss, axis=-1).reshape(*shape[:-3], -1, depth)
         steps = np.diff(ss, axis=-1)
         self.first_skip = _first(steps > 1, depth).reshape(*shape[:-3], -1)
@@ -90,7 +91,7 @@ def _smallest(row: np.ndarray, k: int) -> np.ndarray:
     return idx[np.lexsort((idx, row[idx]))][:k]
 
 
-def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray, k: int | None) -> np.ndarray:
+def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray, k: int | None, q: int) -> np.ndarray:
     """The STARTS best grid indices per model (m, STARTS); a model's w0 range ends at its own largest width."""
     d = log_w.shape[1]
     log_q = np.ascontiguousarray(grid.log_q[:, :d])
@@ -99,13 +100,13 @@ def _starts(grid: _Grid, log_w: np.ndarray, top: np.ndarray, k: int | None) -> n
     err = np.concatenate(
         [_errors(log_q[lo : lo + step], valid[lo : lo + step], log_w) for lo in range(0, len(log_q), step)], axis=1
     )
-    err[grid.params[0][None, :] > Q * np.ceil(top[:, None] / Q)] = np.inf
+    err[grid.params[0][None, :] > q * np.ceil(top[:, None] / q)] = np.inf
     return np.stack([_smallest(row, STARTS) for row in err])
 
 
-def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, delta: np.ndarray):
+def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, delta: np.ndarray, q: int):
     """Each point's local grid as (P, I, 1, 1), (P, 1, A, 1), (P, 1, 1, M) arrays."""
-    w0_local = np.clip(w0[:, None] + Q * np.arange(-2, 3), Q, None)
+    w0_local = np.clip(w0[:, None] + q * np.arange(-2, 3), q, None)
     spread = np.where(
         wa[:, None] > 0, wa[:, None] * np.geomspace(1 / ratio, ratio, 21, axis=1), np.geomspace(0.05, 1, 21)
     )
@@ -114,7 +115,7 @@ def _local(w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, ratio: np.ndarray, de
     return w0_local[:, :, None, None], wa_local[:, None, :, None], wm_local[:, None, None, :]
 
 
-def _refine(log_w: np.ndarray, k: int | None, w0, wa, wm, err) -> tuple[np.ndarray, ...]:
+def _refine(log_w: np.ndarray, k: int | None, w0, wa, wm, err, q: int) -> tuple[np.ndarray, ...]:
     """ROUNDS of local search for (model, start) pairs at once (flat arrays, P = models x STARTS), k stages if given."""
     owner = np.repeat(np.arange(len(log_w)), STARTS)
     ratio, delta = np.full(len(w0), 1.25), np.full(len(w0), 0.05)
@@ -122,7 +123,7 @@ def _refine(log_w: np.ndarray, k: int | None, w0, wa, wm, err) -> tuple[np.ndarr
     for _ in range(ROUNDS):
         for lo in range(0, len(w0), step):
             part = slice(lo, lo + step)
-            grid = _Grid(log_w.shape[1], *_local(w0[part], wa[part], wm[part], ratio[part], delta[part]))
+            grid = _Grid(log_w.shape[1], *_local(w0[part], wa[part], wm[part], ratio[part], delta[part], q), q)
             local = _errors(grid.log_q, grid.valid(log_w.shape[1], k), log_w[owner[part]])
             i = local.argmin(axis=1)
             found = np.take_along_axis(local, i[:, None], axis=1)[:, 0]
@@ -135,9 +136,13 @@ def _refine(log_w: np.ndarray, k: int | None, w0, wa, wm, err) -> tuple[np.ndarr
     return w0, wa, wm, err
 
 
-def fit_rules(widths: Sequence[Sequence[int]], stages: Sequence[int | None] | None = None) -> list[RuleFit]:
-    """The quantized linear rule that best explains each model's per-block widths (models fitted together); where
-    stages gives a model's number of stages, among the valid RegNets with that many stages only."""
+def fit_rules(widths: Sequence[Sequence[int]], stages: Sequence[int | None] | None = None, q: int = Q) -> list[RuleFit]:
+    """The quantized linear rule (widths quantized to multiples of q) that best explains each model's per-block
+    widths (models fitted together); where stages gives a model's number of stages, among the valid RegNets with
+    that many stages only."""
+    if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
+        raise ValueError(f"fit_rules: q must be an integer >= 1, got {q!r}")
+    q = int(q)
     ws = [np.asarray(w, dtype=float) for w in widths]
     if not ws or min(len(w) for w in ws) < 1:
         raise ValueError("fit_rules needs at least one model, each with at least one block")
@@ -145,17 +150,17 @@ def fit_rules(widths: Sequence[Sequence[int]], stages: Sequence[int | None] | No
     if len(ks) != len(ws) or any(k is not None and not 1 <= k <= len(w) for k, w in zip(ks, ws)):
         raise ValueError("fit_rules: stages needs one count per model, each between 1 and the model's blocks")
     top = max(w.max() for w in ws)
-    w0_grid = np.arange(Q, Q * np.ceil(top / Q) + 1, Q)
-    grid = _Grid(max(map(len, ws)), w0_grid[:, None, None], WA_GRID[None, :, None], WM_GRID[None, None, :])
+    w0_grid = np.arange(q, q * np.ceil(top / q) + 1, q)
+    grid = _Grid(max(map(len, ws)), w0_grid[:, None, None], WA_GRID[None, :, None], WM_GRID[None, None, :], q)
     fits: list[RuleFit | None] = [None] * len(ws)
     for d, k in sorted({(len(w), k) for w, k in zip(ws, ks)}, key=lambda dk: (dk[0], dk[1] or 0)):
         members = [i for i, (w, k_i) in enumerate(zip(ws, ks)) if len(w) == d and k_i == k]
         log_w = np.log(np.stack([ws[i] for i in members]))
-        starts = _starts(grid, log_w, np.array([ws[i].max() for i in members]), k).ravel()
+        starts = _starts(grid, log_w, np.array([ws[i].max() for i in members]), k, q).ravel()
         w0, wa, wm = (p[starts].astype(float) for p in grid.params)
         owners = log_w[np.repeat(np.arange(len(members)), STARTS)]
         err = _errors(grid.log_q[starts, None, :d], grid.valid(d, k)[starts, None], owners)[:, 0]
-        w0, wa, wm, err = _refine(log_w, k, w0, wa, wm, err)
+        w0, wa, wm, err = _refine(log_w, k, w0, wa, wm, err, q)
         best = np.argmin(err.reshape(-1, STARTS), axis=1) + STARTS * np.arange(len(members))
         e_cont = np.abs(np.log(np.arange(d) * wa[best, None] + w0[best, None]) - log_w).mean(axis=1)
         for k, i in enumerate(members):
@@ -164,13 +169,22 @@ def fit_rules(widths: Sequence[Sequence[int]], stages: Sequence[int | None] | No
     return fits
 
 
-def fit_rule(widths: Sequence[int], stages: int | None = None) -> RuleFit:
+def fit_rule(widths: Sequence[int], stages: int | None = None, q: int = Q) -> RuleFit:
     """The quantized linear rule that best explains one model's per-block widths (with that many stages, if given)."""
-    return fit_rules([widths], [stages])[0]
+    return fit_rules([widths], [stages], q)[0]
 
 
-def with_fits(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths."""
-    fits = [asdict(f) for f in fit_rules([spec.block_widths for spec in frame.spec])] if len(frame) else []
+def with_fits(frame: pd.DataFrame, q: int = Q) -> pd.DataFrame:
+    """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths,
+    quantized with the model's own q where it is a sampled RegNet (spec.regnet.q), else with its row's q (the
+    column analysis.export.top_models adds: its sweep's), else with q."""
+    rows = frame["q"] if "q" in frame else [q] * len(frame)
+    qs = [spec.regnet.q if spec.regnet is not None else int(q_i) for spec, q_i in zip(frame.spec, rows)]
+    fits: list[dict] = [{}] * len(frame)
+    for q_i in sorted(set(qs)):
+        members = [i for i, q_j in enumerate(qs) if q_j == q_i]
+        found = fit_rules([frame.spec.iloc[i].block_widths for i in members], q=q_i)
+        for i, fit in zip(members, found):
+            fits[i] = asdict(fit)
     columns = pd.DataFrame(fits, index=frame.index, columns=["w0", "wa", "wm", "e_fit", "e_cont"])
     return frame.join(columns.rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"}))

@@ -136,3 +136,48 @@ def fidelity_plot(models: pd.DataFrame, factor: float, path: Path, title: str) -
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+def pareto_plot(frame: pd.DataFrame, cost: str, path: Path, title: str, xlabel: str) -> Path:
+    """Error against a cost (latency_ms, flops) per sweep on a log-2 cost axis: every measured model as a dot, each
+    sweep's Pareto front (no model of the sweep both cheaper and better) as a step line through its ringed models."""
+    from analysis.pareto import pareto_mask
+
+    fig, ax = _figure()
+    for i, (name, rows) in enumerate(frame.groupby("sweep", sort=False)):
+        rows = rows[rows[cost].notna()]
+        if rows.empty:
+            continue
+        color = f"C{i}"
+        x, y = rows[cost].to_numpy(dtype=float), rows.error.to_numpy(dtype=float)
+        front = pareto_mask(x, y)
+        order = np.argsort(x[front])
+        ax.scatter(x, y, s=12, alpha=0.45, color=color, label=f"{name} (n={len(rows)}, front {front.sum()})")
+        ax.step(x[front][order], y[front][order], where="post", color=color, lw=1.5)
+        ax.scatter(x[front], y[front], s=36, facecolors="none", edgecolors=color)
+    if (frame[cost].dropna() > 0).all():
+        ax.set_xscale("log", base=2)
+    ax.set(xlabel=xlabel, ylabel="top-1 error (%)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, title="line: Pareto front", title_fontsize=8)
+    return _save(fig, path)
+
+
+def latency_flops_plot(frame: pd.DataFrame, path: Path, title: str) -> Path:
+    """Measured latency against flops per sweep (log-log), with each sweep's median ms per GFLOP as a line."""
+    fig, ax = _figure()
+    for i, (name, rows) in enumerate(frame.groupby("sweep", sort=False)):
+        rows = rows[rows.latency_ms.notna()]
+        if rows.empty:
+            continue
+        gflops = rows.flops.to_numpy(dtype=float) / 1e9
+        per = float(np.median(rows.latency_ms.to_numpy(dtype=float) / gflops))
+        ax.scatter(gflops, rows.latency_ms, s=12, alpha=0.6, color=f"C{i}", label=f"{name}: {per:.3g} ms/GFLOP")
+        span = np.array([gflops.min(), gflops.max()])
+        ax.plot(span, per * span, color=f"C{i}", lw=1, ls="--")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set(xlabel="flops (GFLOPs, multiply-adds)", ylabel="latency, batch 1 (ms)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, title="dashed: median ms per GFLOP", title_fontsize=8)
+    return _save(fig, path)

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots
+from analysis import pareto, plots
 from analysis.fidelity import analyse, describe, load_fidelity
 from analysis.fit import with_fits
+from analysis.hyper import hyper_figures
 from analysis.load import Sweeps, load_sweeps
 from analysis.stats import (
     AnalysisError,
@@ -26,7 +27,7 @@ from analysis.stats import (
 )
 from analysis.verdict import Verdict, verdict
 
-METRICS = ("flops", "params", "acts")
+METRICS = ("flops", "params", "acts", "latency", "memory")  # latency, memory: measured (sweeps.measure)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,10 @@ class Report:
     out: Path
     table: pd.DataFrame
     figures: list[Path]
-    bins: int | None = None  # of the normalized EDF, when there is one
+    bins: int | None = None  # of the (first) normalized EDF, when there is one
     verdict: tuple[str, ...] = ()  # the answer in words (analysis.verdict)
     fidelity: tuple[str, ...] = ()  # the fidelity check's lines, where the sweeps have re-runs
+    speed: tuple[str, ...] = ()  # the measured speed's lines (analysis.pareto.speed_lines)
 
     @property
     def html(self) -> Path:
@@ -47,42 +49,84 @@ def compare(
     dirs: list[str | Path],
     out: str | Path,
     *,
-    normalize: str | None = None,
+    normalize: str | list[str] | tuple[str, ...] | None = None,
     bins: int | None = None,
     names: list[str] | None = None,
     seed: int = 0,
     sweeps: Sweeps | None = None,
 ) -> Report:
-    """Compare sweeps (one works too) and write the report into `out`. `bins` of the normalized EDF: None takes the
-    most, up to 10, that every sweep fills. `sweeps`: the folders already loaded (`load_sweeps(dirs, names)`), so
-    that a caller which reads them for more than the report reads each results file once."""
-    if normalize is not None and normalize not in METRICS:
-        raise AnalysisError(f"normalize: {normalize!r} is not one of {', '.join(METRICS)}")
+    """Compare sweeps (one works too) and write the report into `out`. `normalize`: one metric of METRICS or
+    several (their normalized EDFs side by side; the first one's KS tests are table.csv's ks_norm_vs_* columns,
+    every one's also ks_norm_<metric>_vs_*). latency and memory are the measured latency_ms and memory_mb, which
+    every compared model must have. `bins` of the normalized EDF: None takes the most, up to 10, that every sweep
+    fills (per metric). `sweeps`: the folders already loaded (`load_sweeps(dirs, names)`), so that a caller which
+    reads them for more than the report reads each results file once."""
+    metrics = [normalize] if isinstance(normalize, str) else list(normalize or [])
+    for metric in metrics:
+        if metric not in METRICS:
+            raise AnalysisError(f"normalize: {metric!r} is not one of {', '.join(METRICS)}")
+    if len(set(metrics)) < len(metrics):
+        raise AnalysisError(f"normalize: {', '.join(metrics)} names a metric twice")
     if bins is not None and bins < 1:
         raise AnalysisError(f"bins: must be >= 1, got {bins}")
     if sweeps is None:
         sweeps = load_sweeps(dirs, names)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     empty = [n for n in sweeps.names if sweeps.errors(n).empty]
     if empty:
         raise AnalysisError(f"{empty[0]}: no model finished ok yet; nothing to compare")
-    weights, bins = _normalized(sweeps, normalize, bins) if normalize else ({}, bins)
+    normalized = {}
+    for metric in metrics:
+        if metric in pareto.MEASURED:
+            pareto.check_measured(sweeps.ok, sweeps.names, metric)
+        normalized[metric] = _normalized(sweeps, metric, bins)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
     boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
     said = verdict({n: sweeps.errors(n).to_numpy() for n in sweeps.names}, _measured(sweeps), seed=seed)
-    table = _table(sweeps, boots, weights, said)
+    table = _table(sweeps, boots, normalized, said)
     table = table.assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
-    figures = _figures(sweeps, fitted, boots, weights, normalize, bins, out, seed)
-    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps, out, seed, figures))
+    speed = _speed(sweeps)
+    if not speed.per_flop.empty:
+        table = table.merge(
+            speed.per_flop[["sweep", "n", "ms_per_gflop", "median_latency_ms", "measured_on"]], "left", "sweep"
+        )
+        table = table.rename(columns={"n": "ms_per_gflop_n"})
+    figures = _figures(sweeps, fitted, boots, normalized, out, seed)
+    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps, out, seed, figures), speed)
     table.to_csv(out / "table.csv", index=False)
-    (out / "summary.md").write_text(_summary(sweeps, table, boots, normalize, said, context))
-    (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalize, bins, said, context))
-    return Report(out, table, figures, bins if normalize else None, tuple(said.headline), tuple(context.fidelity))
+    speed.pareto.to_csv(out / "pareto.csv", index=False)
+    (out / "summary.md").write_text(_summary(sweeps, table, boots, metrics, said, context))
+    (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalized, said, context))
+    first = normalized[metrics[0]][1] if metrics else None
+    return Report(out, table, figures, first, tuple(said.headline), tuple(context.fidelity), tuple(speed.lines))
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The measured speed of the sweeps' ok models: what it rests on, latency per GFLOP per sweep, and each
+    sweep's Pareto models (error against latency where measured, else against flops)."""
+
+    lines: list[str]
+    per_flop: pd.DataFrame
+    pareto: pd.DataFrame
+    cost: str  # latency_ms or flops: what the Pareto table is against
+
+
+def _speed(sweeps: Sweeps) -> Speed:
+    ok = sweeps.ok
+    cost = "latency_ms" if pareto.has_latency(ok, sweeps.names) else "flops"
+    return Speed(
+        pareto.speed_lines(ok, sweeps.names),
+        pareto.latency_per_flop(ok, sweeps.names),
+        pareto.pareto_table(ok, sweeps.names, cost),
+        cost,
+    )
 
 
 def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> tuple[dict[str, np.ndarray], int]:
-    values = {n: sweeps.ok[sweeps.ok.sweep == n][metric].to_numpy(dtype=float) for n in sweeps.names}
+    column = pareto.COLUMNS[metric]
+    values = {n: sweeps.ok[sweeps.ok.sweep == n][column].to_numpy(dtype=float) for n in sweeps.names}
     low, high = shared_range(list(values.values()))
     if bins is None:
         bins = most_bins(list(values.values()), low, high)
@@ -134,7 +178,9 @@ def _measured(sweeps: Sweeps) -> dict[str, str]:
     return {n: "validation" if ok[ok.sweep == n].val_error.notna().all() else "test" for n in sweeps.names}
 
 
-def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray], said: Verdict) -> pd.DataFrame:
+def _table(
+    sweeps: Sweeps, boots: dict, normalized: dict[str, tuple[dict[str, np.ndarray], int]], said: Verdict
+) -> pd.DataFrame:
     p_holm = {frozenset((pair.better, pair.worse)): pair.p_holm for pair in said.pairs}
     rows = []
     for name in sweeps.names:
@@ -156,9 +202,12 @@ def _table(sweeps: Sweeps, boots: dict, weights: dict[str, np.ndarray], said: Ve
             plain = ks_test(errors, sweeps.errors(other).to_numpy())
             row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = plain.statistic, plain.pvalue
             row[f"p_holm_vs_{other}"] = p_holm[frozenset((name, other))]
-            if weights:
+            for i, (metric, (weights, _)) in enumerate(normalized.items()):
                 norm = ks_test(errors, sweeps.errors(other).to_numpy(), weights[name], weights[other])
-                row[f"ks_norm_vs_{other}"], row[f"p_norm_vs_{other}"] = norm.statistic, norm.pvalue
+                if i == 0:
+                    row[f"ks_norm_vs_{other}"], row[f"p_norm_vs_{other}"] = norm.statistic, norm.pvalue
+                row[f"ks_norm_{metric}_vs_{other}"] = norm.statistic
+                row[f"p_norm_{metric}_vs_{other}"] = norm.pvalue
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -167,18 +216,31 @@ def _figures(
     sweeps: Sweeps,
     fitted: dict[str, pd.DataFrame],
     boots: dict,
-    weights: dict,
-    normalize: str | None,
-    bins: int,
+    normalized: dict[str, tuple[dict[str, np.ndarray], int]],
     out: Path,
     seed: int,
 ) -> list[Path]:
     curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
     figures = [plots.edf_plot(curves, out / "edf.png", "error EDF", seed=seed)]
-    if normalize:
+    for metric, (weights, bins) in normalized.items():
         norm = {n: (sweeps.errors(n).to_numpy(), weights[n]) for n in sweeps.names}
-        title = f"error EDF, normalized by {normalize} ({bins} bins)"
-        figures.append(plots.edf_plot(norm, out / f"edf_{normalize}.png", title, seed=seed))
+        title = f"error EDF, normalized by {metric} ({bins} bins)"
+        figures.append(plots.edf_plot(norm, out / f"edf_{metric}.png", title, seed=seed))
+    ok = sweeps.ok
+    figures.append(plots.pareto_plot(ok, "flops", out / "pareto_flops.png", "error vs flops", "flops (multiply-adds)"))
+    if len(pareto.measured(ok)):
+        where = ", ".join(sorted(set(pareto.describe_ways(ok))))
+        figures.append(
+            plots.pareto_plot(
+                ok,
+                "latency_ms",
+                out / "pareto_latency.png",
+                f"error vs measured latency ({where}, batch 1)",
+                "latency, batch 1 (ms)",
+            )
+        )
+        figures.append(plots.latency_flops_plot(ok, out / "latency_flops.png", f"latency per flop ({where})"))
+    figures += hyper_figures({n: ok[ok.sweep == n] for n in sweeps.names}, out)  # where lr, wd are drawn per model
     search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
     figures.append(plots.search_plot(search, out / "search.png"))
     e_fits = {n: (fitted[n].e_fit.to_numpy(), None) for n in sweeps.names}
@@ -211,10 +273,11 @@ class Context:
 
     budget: list[str]
     fidelity: list[str]
+    speed: Speed | None = None
 
 
 def _summary(
-    sweeps: Sweeps, table: pd.DataFrame, boots: dict, normalize: str | None, said: Verdict, context: Context
+    sweeps: Sweeps, table: pd.DataFrame, boots: dict, metrics: list[str], said: Verdict, context: Context
 ) -> str:
     lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", "", "## Verdict", ""]
     lines += [f"- {line}" for line in said.headline] + [""] + [f"- {line}" for line in said.details]
@@ -235,15 +298,41 @@ def _summary(
         for a, b in pairs:
             row = table[table.sweep == a].iloc[0]
             text = f"- {a} vs {b}: {row[f'ks_vs_{b}']:.3f}, p = {row[f'p_vs_{b}']:.3g}"
-            if normalize:
-                text += f"; normalized by {normalize}: {row[f'ks_norm_vs_{b}']:.3f}, p = {row[f'p_norm_vs_{b}']:.3g}"
+            for metric in metrics:
+                d, p = row[f"ks_norm_{metric}_vs_{b}"], row[f"p_norm_{metric}_vs_{b}"]
+                text += f"; normalized by {metric}: {d:.3f}, p = {p:.3g}"
             lines.append(text)
+    if context.speed is not None:
+        lines += ["", "## Measured speed", ""] + [f"- {line}" for line in context.speed.lines]
+        if len(context.speed.pareto):
+            lines += ["", f"Pareto models (error vs {_cost_words(context.speed.cost)}):", ""]
+            lines += _pareto_markdown(context.speed.pareto)
     for name in sweeps.names:
         ranges = boots[name].ranges
         if len(ranges):
             lines += ["", f"Best models of {name} (bootstrap: median [95% interval] of the winner's value):"]
             lines += [f"- {p}: {r['median']:.4g} [{r['low']:.4g}, {r['high']:.4g}]" for p, r in ranges.iterrows()]
     return "\n".join(lines) + "\n"
+
+
+def _cost_words(cost: str) -> str:
+    return "measured latency" if cost == "latency_ms" else "flops (no latency measured)"
+
+
+def _pareto_frame(front: pd.DataFrame) -> pd.DataFrame:
+    """The Pareto table for reading: error to 2 decimals, latency in ms, flops in M."""
+    out = pd.DataFrame({"sweep": front.sweep, "id": front.id, "error": front.error.map("{:.2f}".format)})
+    if "latency_ms" in front:
+        out["latency (ms)"] = front.latency_ms.map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
+    out["flops (M)"] = (front.flops / 1e6).map("{:.3g}".format)
+    return out
+
+
+def _pareto_markdown(front: pd.DataFrame) -> list[str]:
+    readable = _pareto_frame(front)
+    lines = ["| " + " | ".join(readable.columns) + " |", "|" + "---|" * len(readable.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in readable.itertuples(index=False)]
+    return lines
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
@@ -277,6 +366,42 @@ def _sweep_table(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _speed_html(speed: Speed | None, table: pd.DataFrame, by_name: dict[str, Path]) -> list[str]:
+    """The measured-speed section: what it rests on, latency per GFLOP per sweep, the Pareto fronts and models."""
+    if speed is None:
+        return []
+    parts = ["<h2>Measured speed: latency, throughput, memory</h2>", _list(speed.lines, "details")]
+    if not speed.per_flop.empty:
+        per = speed.per_flop
+        readable = pd.DataFrame(
+            {
+                "sweep": per.sweep,
+                "n": per.n,
+                "ms per GFLOP (median)": per.ms_per_gflop.map("{:.3g}".format),
+                "quartiles": [f"{a:.3g}-{b:.3g}" for a, b in zip(per.ms_per_gflop_q1, per.ms_per_gflop_q3)],
+                "x lowest": per.relative.map("{:.2f}".format),
+                "median latency (ms)": per.median_latency_ms.map("{:.3g}".format),
+                "throughput (img/s)": [
+                    f"{v:,.0f} at batch {b}" for v, b in zip(per.median_throughput_ips, per.throughput_batch)
+                ],
+                "training memory (MiB)": [
+                    f"{v:.3g} at batch {b} ({m})"
+                    for v, b, m in zip(per.median_memory_mb, per.memory_batch, per.memory_method)
+                ],
+                "measured on": per.measured_on,
+            }
+        )
+        parts += [readable.to_html(index=False), "<div class='grid'>", _img(by_name["pareto_latency.png"])]
+        parts += [_img(by_name["latency_flops.png"]), "</div>"]
+    parts += [
+        "<p>Pareto fronts: the models of a sweep that no model of the same sweep beats in both error and cost.</p>",
+        _img(by_name["pareto_flops.png"]),
+        f"<p>Each sweep's Pareto models, error vs {_cost_words(speed.cost)} (pareto.csv):</p>",
+        _pareto_frame(speed.pareto).to_html(index=False),
+    ]
+    return parts
+
+
 def _list(lines: list[str], css_class: str) -> str:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f"<ul class='{css_class}'>{items}</ul>" if lines else ""
@@ -303,8 +428,7 @@ def _html(
     table: pd.DataFrame,
     boots: dict,
     figures: list[Path],
-    normalize: str | None,
-    bins: int,
+    normalized: dict[str, tuple[dict[str, np.ndarray], int]],
     said: Verdict,
     context: Context,
 ) -> str:
@@ -335,15 +459,22 @@ def _html(
             "their EDFs, and p, not corrected for the number of pairs (Holm-adjusted p: the verdict, table.csv).</p>",
             _matrix(table),
         ]
-        if normalize:
-            parts += [f"<p>Normalized by {normalize} (weighted KS test):</p>", _matrix(table, "norm_")]
+        for metric in normalized:
+            parts += [f"<p>Normalized by {metric} (weighted KS test):</p>", _matrix(table, f"norm_{metric}_")]
     parts += ["<h2>Error distributions</h2>", _img(by_name["edf.png"])]
-    if normalize:
+    if normalized:
+        words = "; ".join(
+            f"{metric}: {bins} equal-width bins over the shared {metric} range"
+            for metric, (_, bins) in normalized.items()
+        )
         parts += [
-            f"<p>Normalized by {normalize}: {bins} equal-width bins over the shared {normalize} range, each "
-            "bin weighted equally, so a space is not favoured for sampling cheaper models.</p>",
-            _img(by_name[f"edf_{normalize}.png"]),
+            f"<p>Normalized ({words}), each bin weighted equally, so a space is not favoured for sampling cheaper "
+            "(or faster) models.</p>",
+            "<div class='grid'>" if len(normalized) > 1 else "",
+            *[_img(by_name[f"edf_{metric}.png"]) for metric in normalized],
+            "</div>" if len(normalized) > 1 else "",
         ]
+    parts += _speed_html(context.speed, table, by_name)
     parts += [
         "<h2>Random-search efficiency</h2>",
         _img(by_name["search.png"]),

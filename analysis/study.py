@@ -31,6 +31,9 @@ ALIASES = {
     "E": "AnyNetX_E-small",
     "regnetx": "RegNetX-small",
     "regnety": "RegNetY-small",
+    "regnetx-inverted": "RegNetX-inverted-small",  # the paper's section 5: b < 1
+    "regnetx-depthwise": "RegNetX-depthwise-small",  # and g = 1
+    "mbconv": "MBConv-small",  # EfficientNet-like blocks
 }
 # Chosen so that the whole study, installs included, ends within 30 minutes on 2 CPU cores (README: the study).
 DEFAULT_SPACES = ("A", "C", "E", "regnetx")
@@ -60,6 +63,7 @@ class Study:
     val_split: float | None = None
     seed: int = 0
     resources: dict[str, float] = field(default_factory=lambda: {"cpus": 1, "gpus": 0})
+    measure: dict[str, Any] = field(default_factory=dict)  # where latency is timed (a sweep file's `measure`)
     max_concurrent: int | None = None
     retries: int = 1
     address: str | None = None
@@ -107,6 +111,7 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
                 "val_split": study.val_split,
                 "recipe": dict(study.recipe),
                 "resources": dict(study.resources),
+                "measure": dict(study.measure),
                 "max_concurrent": study.max_concurrent,
                 "retries": study.retries,
                 "address": study.address,
@@ -206,18 +211,38 @@ def _report_and_export(
 
 
 def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sweeps | None = None) -> Report:
-    """The compare report, flops-normalized too where the sweeps share a complexity range that each fills."""
+    """The compare report, flops-normalized too where the sweeps share a complexity range that each fills, and
+    latency-normalized beside it where every model's latency was measured (sweeps.measure)."""
+    from analysis.load import load_sweeps
+    from analysis.pareto import check_measured
     from analysis.report import compare
     from analysis.stats import AnalysisError
 
+    sweeps = sweeps if sweeps is not None else load_sweeps(dirs)
     try:
-        return compare(dirs, out, normalize="flops", seed=seed, sweeps=sweeps)
-    except AnalysisError as e:
+        check_measured(sweeps.ok, sweeps.names, "latency")
+        tries = [["flops", "latency"], ["flops"], ["latency"]]
+    except AnalysisError as e:  # older sweeps, or a model whose measurement failed
         notes.append(
-            f"report without the flops-normalized EDF ({str(e).split('; use')[0]}); a larger --n fills the "
-            "shared flops range better"
+            f"report without the latency-normalized EDF ({str(e).removeprefix('normalize: latency: ').split('; normalize by')[0]})"
         )
-        return compare(dirs, out, seed=seed, sweeps=sweeps)
+        tries = [["flops"]]
+    reasons = []
+    for metrics in tries:
+        try:
+            report = compare(dirs, out, normalize=metrics, seed=seed, sweeps=sweeps)
+        except AnalysisError as e:
+            reasons.append(str(e).split("; use")[0])
+            continue
+        left_out = [m for m in tries[0] if m not in metrics]
+        if left_out:
+            notes.append(f"report without the {' and '.join(left_out)}-normalized EDF ({'; '.join(reasons)})")
+        return report
+    notes.append(
+        f"report without the {' and '.join(tries[0])}-normalized EDF ({'; '.join(reasons)}); a larger --n fills "
+        "the shared flops range better"
+    )
+    return compare(dirs, out, seed=seed, sweeps=sweeps)
 
 
 def _export(

@@ -1,8 +1,10 @@
 """Stems, blocks, stages and the head. Each module's static `complexity` mirrors its constructor.
 
-Module names follow pycls (stem.conv, s1.b1.f.a, ..., head.fc), so state dicts line up with its models. A ReLU
-that follows a BatchNorm is that BatchNorm's (norm2d(w, relu=True)), and a residual block's add happens inside its
-transform's last BatchNorm (before that ReLU), so CPU training can fuse all three.
+Module names follow pycls (stem.conv, s1.b1.f.a, ..., s1.b1.dwise, ..., head.fc), so state dicts line up with
+its models (MBConv and the head conv with pycls 0.1.1's EffNet). A ReLU that follows a BatchNorm is that
+BatchNorm's (norm2d(w, relu=True)), and a residual block's add happens inside its transform's last BatchNorm
+(before that ReLU), so CPU training can fuse all three; another activation (layers.norm_act) is a module of its
+own (named *_af, as in pycls) after the BatchNorm and the add. Activations count nothing (pycls's convention).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from torch import nn
 
 from anynet.layers import (
     Cx,
-    activation,
+    activation as act_module,
     conv2d,
     conv2d_cx,
     gap2d,
@@ -22,67 +24,72 @@ from anynet.layers import (
     linear_cx,
     norm2d,
     norm2d_cx,
+    norm_act,
     pool2d,
     pool2d_cx,
     round_int,
+    trunc_int,
 )
 
 
 class SimpleStemIN(nn.Module):
-    """3x3 conv stride 2, BN, ReLU."""
+    """3x3 conv stride 2, BN, activation (pycls EffNet's StemIN with swish)."""
 
-    def __init__(self, w_in: int, w_out: int) -> None:
+    def __init__(self, w_in: int, w_out: int, activation: str = "relu") -> None:
         super().__init__()
-        self.conv, self.bn = conv2d(w_in, w_out, 3, stride=2), norm2d(w_out, relu=True)
+        self.conv = conv2d(w_in, w_out, 3, stride=2)
+        self.bn, self.af = norm_act(w_out, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x))
+        return self.af(self.bn(self.conv(x)))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
         return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=2), w_out)
 
 
 class ResStemCifar(nn.Module):
-    """3x3 conv stride 1, BN, ReLU."""
+    """3x3 conv stride 1, BN, activation."""
 
-    def __init__(self, w_in: int, w_out: int) -> None:
+    def __init__(self, w_in: int, w_out: int, activation: str = "relu") -> None:
         super().__init__()
-        self.conv, self.bn = conv2d(w_in, w_out, 3), norm2d(w_out, relu=True)
+        self.conv = conv2d(w_in, w_out, 3)
+        self.bn, self.af = norm_act(w_out, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x))
+        return self.af(self.bn(self.conv(x)))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
         return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3), w_out)
 
 
 class ResStemIN(nn.Module):
-    """7x7 conv stride 2, BN, ReLU, 3x3 max-pool stride 2."""
+    """7x7 conv stride 2, BN, activation, 3x3 max-pool stride 2."""
 
-    def __init__(self, w_in: int, w_out: int) -> None:
+    def __init__(self, w_in: int, w_out: int, activation: str = "relu") -> None:
         super().__init__()
-        self.conv, self.bn = conv2d(w_in, w_out, 7, stride=2), norm2d(w_out, relu=True)
+        self.conv = conv2d(w_in, w_out, 7, stride=2)
+        self.bn, self.af = norm_act(w_out, activation)
         self.pool = pool2d(3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.bn(self.conv(x)))
+        return self.pool(self.af(self.bn(self.conv(x))))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int) -> Cx:
+    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
         cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 7, stride=2), w_out)
         return pool2d_cx(cx, w_out, 3, stride=2)
 
 
 class SE(nn.Module):
-    """Squeeze-and-excite: global pool, 1x1 conv (bias), ReLU, 1x1 conv (bias), sigmoid, scale."""
+    """Squeeze-and-excite: global pool, 1x1 conv (bias), activation, 1x1 conv (bias), sigmoid, scale."""
 
-    def __init__(self, w_in: int, w_se: int) -> None:
+    def __init__(self, w_in: int, w_se: int, activation: str = "relu") -> None:
         super().__init__()
         self.avg_pool = gap2d()
         self.f_ex = nn.Sequential(
-            conv2d(w_in, w_se, 1, bias=True), activation(), conv2d(w_se, w_in, 1, bias=True), nn.Sigmoid()
+            conv2d(w_in, w_se, 1, bias=True), act_module(activation), conv2d(w_se, w_in, 1, bias=True), nn.Sigmoid()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,45 +104,58 @@ class SE(nn.Module):
 
 
 class BasicTransform(nn.Module):
-    """3x3 conv (stride), BN, ReLU, 3x3 conv, BN, [+ residual], ReLU."""
+    """3x3 conv (stride), BN, act, 3x3 conv, BN, [+ residual], act."""
 
-    def __init__(self, w_in: int, w_out: int, stride: int) -> None:
+    def __init__(self, w_in: int, w_out: int, stride: int, activation: str = "relu") -> None:
         super().__init__()
-        self.a, self.a_bn = conv2d(w_in, w_out, 3, stride=stride), norm2d(w_out, relu=True)
-        self.b, self.b_bn = conv2d(w_out, w_out, 3), norm2d(w_out, relu=True)
+        self.a = conv2d(w_in, w_out, 3, stride=stride)
+        self.a_bn, self.a_af = norm_act(w_out, activation)
+        self.b = conv2d(w_out, w_out, 3)
+        self.b_bn, self.b_af = norm_act(w_out, activation, inplace=False)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        return self.b_bn(self.b(self.a_bn(self.a(x))), residual)
+        return self.b_af(self.b_bn(self.b(self.a_af(self.a_bn(self.a(x)))), residual))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, stride: int) -> Cx:
+    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, activation: str = "relu") -> Cx:
         cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
         return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
 
 
 class VanillaBlock(BasicTransform):
-    """V: [3x3 conv, BN, ReLU] x 2, no residual; the first conv carries the stride."""
+    """V: [3x3 conv, BN, act] x 2, no residual; the first conv carries the stride."""
 
 
 class BottleneckTransform(nn.Module):
-    """1x1 conv, BN, ReLU, 3x3 grouped conv (stride), BN, ReLU, [SE], 1x1 conv, BN, [+ residual], ReLU."""
+    """1x1 conv, BN, act, 3x3 grouped conv (stride), BN, act, [SE], 1x1 conv, BN, [+ residual], act (none where
+    `linear`)."""
 
-    def __init__(self, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> None:
+    linear = False
+
+    def __init__(
+        self, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float, activation: str = "relu"
+    ) -> None:
         super().__init__()
         w_b = int(round(w_out * bot_mul))
-        self.a, self.a_bn = conv2d(w_in, w_b, 1), norm2d(w_b, relu=True)
+        self.a = conv2d(w_in, w_b, 1)
+        self.a_bn, self.a_af = norm_act(w_b, activation)
         self.b = conv2d(w_b, w_b, 3, stride=stride, groups=w_b // group_w)
-        self.b_bn = norm2d(w_b, relu=True)
-        self.se = SE(w_b, int(round(w_in * se_r))) if se_r else nn.Identity()
-        self.c, self.c_bn = conv2d(w_b, w_out, 1), norm2d(w_out, relu=True)
+        self.b_bn, self.b_af = norm_act(w_b, activation)
+        self.se = SE(w_b, int(round(w_in * se_r)), activation) if se_r else nn.Identity()
+        self.c = conv2d(w_b, w_out, 1)
+        self.c_bn, self.c_af = (
+            (norm2d(w_out), nn.Identity()) if self.linear else norm_act(w_out, activation, inplace=False)
+        )
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.a_bn(self.a(x))
-        x = self.se(self.b_bn(self.b(x)))
-        return self.c_bn(self.c(x), residual)
+        x = self.a_af(self.a_bn(self.a(x)))
+        x = self.se(self.b_af(self.b_bn(self.b(x))))
+        return self.c_af(self.c_bn(self.c(x), residual))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float) -> Cx:
+    def complexity(
+        cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float, activation: str = "relu"
+    ) -> Cx:
         w_b = round_int(w_out * bot_mul)
         cx = norm2d_cx(conv2d_cx(cx, w_in, w_b, 1), w_b)
         cx = norm2d_cx(conv2d_cx(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_w), w_b)
@@ -144,9 +164,15 @@ class BottleneckTransform(nn.Module):
         return norm2d_cx(conv2d_cx(cx, w_b, w_out, 1), w_out)
 
 
+class BottleneckLinearTransform(BottleneckTransform):
+    """The bottleneck transform with no activation after its last BN (and the residual add)."""
+
+    linear = True
+
+
 class _Residual(nn.Module):
-    """x -> ReLU(shortcut(x) + f(x)), the add and ReLU done by f's last BN; the shortcut is a 1x1 conv + BN when
-    width or stride changes."""
+    """x -> act(shortcut(x) + f(x)), the add and act done by f's last BN (and af); the shortcut is a 1x1 conv + BN
+    when width or stride changes."""
 
     transform: type[nn.Module]
 
@@ -184,6 +210,68 @@ class ResBottleneckBlock(_Residual):
     transform = BottleneckTransform
 
 
+class ResBottleneckLinearBlock(_Residual):
+    """The residual bottleneck block with a linear output: no activation after the add (pycls master's
+    res_bottleneck_linear_block). It counts as res_bottleneck_block does."""
+
+    transform = BottleneckLinearTransform
+
+
+class MBConv(nn.Module):
+    """Inverted residual (pycls 0.1.1's EffNet MBConv): 1x1 expansion to w_exp = int(w_in * exp_r), BN, act (all
+    three left out where w_exp == w_in, as exp_r 1 gives); depthwise kxk conv (stride), BN, act; [SE of squeeze
+    width int(w_in * se_r), from the block's input width]; 1x1 linear projection, BN; + identity where stride 1
+    and w_in == w_out (added inside lin_proj_bn). No projection shortcut."""
+
+    def __init__(
+        self,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        exp_r: float,
+        kernel: int,
+        se_r: float,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        w_exp = int(w_in * exp_r)
+        self.exp: nn.Conv2d | None = None
+        if w_exp != w_in:
+            self.exp = conv2d(w_in, w_exp, 1)
+            self.exp_bn, self.exp_af = norm_act(w_exp, activation)
+        self.dwise = conv2d(w_exp, w_exp, kernel, stride=stride, groups=w_exp)
+        self.dwise_bn, self.dwise_af = norm_act(w_exp, activation)
+        self.se = SE(w_exp, int(w_in * se_r), activation) if se_r else nn.Identity()
+        self.lin_proj, self.lin_proj_bn = conv2d(w_exp, w_out, 1), norm2d(w_out)
+        self.has_skip = stride == 1 and w_in == w_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x if self.exp is None else self.exp_af(self.exp_bn(self.exp(x)))
+        f = self.se(self.dwise_af(self.dwise_bn(self.dwise(f))))
+        return self.lin_proj_bn(self.lin_proj(f), x if self.has_skip else None)
+
+    @staticmethod
+    def complexity(
+        cx: Cx,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        exp_r: float,
+        kernel: int,
+        se_r: float,
+        activation: str = "relu",
+    ) -> Cx:
+        w_exp = trunc_int(w_in * exp_r)
+        has_exp = w_exp != w_in  # a bool, or a bool column for a batch
+        if np.any(has_exp):
+            exp = norm2d_cx(conv2d_cx(Cx(cx.h, cx.w), w_in, w_exp, 1), w_exp)
+            cx = Cx(cx.h, cx.w, *(c + has_exp * e for c, e in zip(cx[2:], exp[2:])))
+        cx = norm2d_cx(conv2d_cx(cx, w_exp, w_exp, kernel, stride=stride, groups=w_exp), w_exp)
+        if se_r:
+            cx = SE.complexity(cx, w_exp, trunc_int(w_in * se_r))
+        return norm2d_cx(conv2d_cx(cx, w_exp, w_out, 1), w_out)
+
+
 class AnyStage(nn.Module):
     """d blocks of one width; the first takes the stage's input width and stride."""
 
@@ -206,18 +294,28 @@ class AnyStage(nn.Module):
 
 
 class AnyHead(nn.Module):
-    """Global average pool, then a linear classifier (with bias)."""
+    """[1x1 conv to head_w, BN, act, where head_w > 0 (pycls EffHead's conv, conv_bn)], global average pool, then a
+    linear classifier (with bias)."""
 
-    def __init__(self, w_in: int, num_classes: int) -> None:
+    def __init__(self, w_in: int, num_classes: int, head_w: int = 0, activation: str = "relu") -> None:
         super().__init__()
+        if head_w:
+            self.conv = conv2d(w_in, head_w, 1)
+            self.conv_bn, self.conv_af = norm_act(head_w, activation)
+            w_in = head_w
         self.avg_pool = gap2d()
         self.fc = linear(w_in, num_classes, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "conv"):
+            x = self.conv_af(self.conv_bn(self.conv(x)))
         return self.fc(torch.flatten(self.avg_pool(x), 1))
 
     @staticmethod
-    def complexity(cx: Cx, w_in: int, num_classes: int) -> Cx:
+    def complexity(cx: Cx, w_in: int, num_classes: int, head_w: int = 0, activation: str = "relu") -> Cx:
+        if head_w:
+            cx = norm2d_cx(conv2d_cx(cx, w_in, head_w, 1), head_w)
+            w_in = head_w
         return linear_cx(gap2d_cx(cx), w_in, num_classes, bias=True)
 
 
@@ -230,4 +328,6 @@ BLOCKS: dict[str, type[nn.Module]] = {
     "res_bottleneck_block": ResBottleneckBlock,
     "res_basic_block": ResBasicBlock,
     "vanilla_block": VanillaBlock,
+    "res_bottleneck_linear_block": ResBottleneckLinearBlock,
+    "mb_conv": MBConv,
 }

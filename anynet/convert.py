@@ -3,6 +3,9 @@
 
 The network must be one the library builds exactly (`anynet export --format F` says which); the renamed state
 dict then loads into that library's model with load_state_dict(strict=True) and gives the same outputs.
+
+mb_conv networks: pycls 0.1.1 builds them as its EffNet (anynet.libraries), whose names are anynet's, so their
+weights need no renaming; timm's and torchvision's RegNets build none of them (anynet.libraries.library_refusal).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """BatchNorm folded into the convolution before it, for evaluation: y = conv(x) * s + (beta - mean * s) with
 s = gamma / sqrt(var + eps) is the same conv with scaled weights and a bias. The folded model skips every
-BatchNorm pass (the add and ReLU that follow one stay), so inference reads each activation once less."""
+BatchNorm pass (the add and ReLU that follow one stay, as do the activation modules after one), so inference
+reads each activation once less."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ from torch import nn
 
 from anynet.layers import BatchNorm2d
 
-# (conv, BatchNorm) attribute pairs of the stems, transforms and projection shortcuts in anynet.blocks
-PAIRS = (("conv", "bn"), ("proj", "bn"), ("a", "a_bn"), ("b", "b_bn"), ("c", "c_bn"))
+# (conv, BatchNorm) attribute pairs of the stems, transforms, projection shortcuts, MBConv blocks and the head conv
+# in anynet.blocks
+PAIRS = (
+    ("conv", "bn"),
+    ("proj", "bn"),
+    ("a", "a_bn"),
+    ("b", "b_bn"),
+    ("c", "c_bn"),
+    ("exp", "exp_bn"),
+    ("dwise", "dwise_bn"),
+    ("lin_proj", "lin_proj_bn"),
+    ("conv", "conv_bn"),
+)
 
 
 class AddReLU(nn.Module):

@@ -35,6 +35,11 @@ def round_int(x: float | np.ndarray) -> int | np.ndarray:
     return np.rint(x).astype(np.int64) if isinstance(x, np.ndarray) else int(round(x))
 
 
+def trunc_int(x: float | np.ndarray) -> int | np.ndarray:
+    """Truncate toward zero to an integer (Python's int, as pycls's EffNet widths), elementwise for arrays."""
+    return np.trunc(x).astype(np.int64) if isinstance(x, np.ndarray) else int(x)
+
+
 def conv2d(w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> nn.Conv2d:
     """A k x k conv with 'same' padding (k odd)."""
     return nn.Conv2d(w_in, w_out, k, stride=stride, padding=(k - 1) // 2, groups=groups, bias=bias)
@@ -102,8 +107,22 @@ def linear_cx(cx: Cx, w_in: int, w_out: int, *, bias: bool = False) -> Cx:
     return Cx(cx.h, cx.w, cx.flops + w_in * w_out + b, cx.params + w_in * w_out + b, cx.acts + w_out)
 
 
-def activation() -> nn.ReLU:
-    return nn.ReLU(inplace=True)
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "gelu": nn.GELU}
+
+
+def activation(name: str = "relu", *, inplace: bool = True) -> nn.Module:
+    """The activation module of that name (anynet.spec.ACTIVATIONS), in place where torch allows it (not after a
+    BatchNorm that added a residual: its fused kernel keeps that output for the backward pass)."""
+    return nn.GELU() if name == "gelu" else ACTIVATIONS[name](inplace=inplace)
+
+
+def norm_act(w_in: int, act: str = "relu", *, inplace: bool = True) -> tuple[BatchNorm2d, nn.Module]:
+    """BatchNorm and the activation after it (and after any residual add): ReLU is the BatchNorm's own
+    (norm2d(w, relu=True), fused in CPU training) and the module an Identity; any other activation is its own
+    module after a BatchNorm without ReLU (still fused, with the add). Their counts are the BatchNorm's."""
+    if act == "relu":
+        return norm2d(w_in, relu=True), nn.Identity()
+    return norm2d(w_in), activation(act, inplace=inplace)
 
 
 def init_weights(m: nn.Module) -> None:

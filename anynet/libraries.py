@@ -26,7 +26,7 @@ from typing import Any
 
 from anynet.errors import AnynetError
 from anynet.model import complexity
-from anynet.spec import BOTTLENECK, AnyNetSpec
+from anynet.spec import BOTTLENECK, MBCONV, AnyNetSpec
 
 LIBRARIES = ("anynet", "pycls", "timm", "torchvision")
 TIMM_STAGES = 4
@@ -54,6 +54,15 @@ def library_form(spec: AnyNetSpec, library: str, explicit: bool = False) -> Libr
         built = _call("AnyNetSpec", spec.to_dict())
         code = f"from anynet import AnyNet, AnyNetSpec\n\nspec = {built}\nmodel = AnyNet(spec)\n"
         return LibraryForm("anynet", "spec", spec.to_dict(), None, code)
+    if library not in LIBRARIES:
+        raise AnynetError(f"library: {library!r} is not one of {', '.join(LIBRARIES)}")
+    if library == "pycls" and spec.block_type == MBCONV:
+        return _pycls_effnet(spec)
+    refused = library_refusal(spec, library)
+    if refused:
+        return LibraryForm(
+            library, {"pycls": "anynet", "timm": "RegNetCfg"}.get(library, "BlockParams"), None, refused, ""
+        )
     if library == "pycls":
         return _pycls(spec, explicit)
     if library == "timm":
@@ -61,6 +70,62 @@ def library_form(spec: AnyNetSpec, library: str, explicit: bool = False) -> Libr
     if library == "torchvision":
         return _torchvision(spec)
     raise AnynetError(f"library: {library!r} is not one of {', '.join(LIBRARIES)}")
+
+
+def library_refusal(spec: AnyNetSpec, library: str) -> str | None:
+    """Why `library`'s RegNet (timm, torchvision) or pycls 0.1.1's AnyNet cannot build the spec's network, in one
+    line, for what they do not express: mb_conv, res_bottleneck_linear_block, head_w, an activation other than ReLU;
+    None if none of these is used."""
+    what = {"pycls": "pycls 0.1.1's AnyNet", "timm": "timm's RegNet", "torchvision": "torchvision's RegNet"}[library]
+    if spec.block_type == "mb_conv":
+        return f"not exportable to {library}: {what} has no mb_conv block" + (
+            " (pycls's EffNet builds it: its 'effnet' form)" if library == "pycls" else ""
+        )
+    if spec.block_type == "res_bottleneck_linear_block":
+        return f"not exportable to {library}: {what} has no res_bottleneck_linear_block (no activation after the add)"
+    if spec.head_w:
+        return f"not exportable to {library}: {what} has no head conv; the model has head_w {spec.head_w}"
+    if spec.activation != "relu":
+        return f"not exportable to {library}: {what} uses ReLU; the model uses {spec.activation}"
+    return None
+
+
+def _pycls_effnet(spec: AnyNetSpec) -> LibraryForm:
+    """An mb_conv spec as pycls 0.1.1's EffNet: its cfg sections, None where EffNet builds exactly this network (else
+    what differs, in one line), and the Python that leaves it in `model`. EffNet always has a
+    3-channel StemIN (simple_stem_in), a head conv, swish activations and an SE (of squeeze width 0 where se_r = 0)."""
+    differences = []
+    if spec.in_channels != 3:
+        differences.append(f"pycls builds a 3-channel stem; the model takes {spec.in_channels} channels")
+    if spec.stem_type != "simple_stem_in":
+        differences.append(f"pycls's EffNet stem is simple_stem_in; the model has {spec.stem_type}")
+    if spec.activation != "silu":
+        differences.append(f"pycls's EffNet uses swish (silu); the model uses {spec.activation}")
+    if not spec.head_w:
+        differences.append("pycls's EffNet always has a head conv (EN.HEAD_W); the model has none (head_w 0)")
+    if not spec.se_r:
+        differences.append(
+            "pycls's EffNet with SE_R 0 keeps a squeeze-excite of width 0 (extra params); the model has none"
+        )
+    en = {
+        "STEM_W": spec.stem_w,
+        "DEPTHS": list(spec.depths),
+        "WIDTHS": list(spec.widths),
+        "EXP_RATIOS": [float(e) for e in spec.exp_rs],
+        "SE_R": float(spec.se_r),
+        "STRIDES": list(spec.strides),
+        "KERNELS": list(spec.kernels),
+        "HEAD_W": spec.head_w,
+    }
+    config = {
+        "MODEL": {"TYPE": "effnet", "NUM_CLASSES": spec.num_classes},
+        "EN": en,
+        "TRAIN": {"IM_SIZE": spec.resolution},
+    }
+    lines = [f"cfg.{part}.{key} = {value!r}" for part in ("MODEL", "EN") for key, value in config[part].items()]
+    imports = "from pycls.core.config import cfg\nfrom pycls.models.effnet import EffNet\n\n"
+    python = imports + "\n".join(lines) + "\nmodel = EffNet()\n"
+    return LibraryForm("pycls", "effnet", config, "; ".join(differences) or None, python)
 
 
 def _call(name: str, kwargs: dict[str, Any]) -> str:

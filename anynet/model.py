@@ -9,7 +9,7 @@ from torch import nn
 
 from anynet.blocks import BLOCKS, STEMS, AnyHead, AnyStage
 from anynet.layers import Cx, init_weights
-from anynet.spec import BOTTLENECK, AnyNetSpec
+from anynet.spec import BOTTLENECKS, MBCONV, AnyNetSpec
 
 if TYPE_CHECKING:
     from anynet.spec_batch import SpecBatch
@@ -32,15 +32,18 @@ class _Part(NamedTuple):
 
 def _parts(spec: AnyNetSpec | SpecBatch) -> list[_Part]:
     """The model's top-level parts in order; the builder and the count (of a spec or a batch) walk this list."""
-    parts = [_Part("stem", STEMS[spec.stem_type], (spec.in_channels, spec.stem_w), {})]
+    act = {"activation": spec.activation}
+    parts = [_Part("stem", STEMS[spec.stem_type], (spec.in_channels, spec.stem_w), act)]
     w_in, block = spec.stem_w, BLOCKS[spec.block_type]
     for i, (d, w, s) in enumerate(zip(spec.depths, spec.widths, spec.strides)):
-        kwargs = {}
-        if spec.block_type == BOTTLENECK:
-            kwargs = {"bot_mul": spec.bot_muls[i], "group_w": spec.group_ws[i], "se_r": spec.se_r}
+        kwargs = dict(act)
+        if spec.block_type in BOTTLENECKS:
+            kwargs.update(bot_mul=spec.bot_muls[i], group_w=spec.group_ws[i], se_r=spec.se_r)
+        elif spec.block_type == MBCONV:
+            kwargs.update(exp_r=spec.exp_rs[i], kernel=spec.kernels[i], se_r=spec.se_r)
         parts.append(_Part(f"s{i + 1}", AnyStage, (w_in, w, s, d, block), kwargs))
         w_in = w
-    parts.append(_Part("head", AnyHead, (w_in, spec.num_classes), {}))
+    parts.append(_Part("head", AnyHead, (w_in, spec.num_classes), {"head_w": spec.head_w, **act}))
     return parts
 
 

@@ -13,8 +13,12 @@ from anynet.regnet import RegNetParams
 from anynet.validate import check_choice, check_int, check_ints, check_list, check_real, check_reals
 
 STEM_TYPES = ("simple_stem_in", "res_stem_cifar", "res_stem_in")
-BLOCK_TYPES = ("res_bottleneck_block", "res_basic_block", "vanilla_block")
+BLOCK_TYPES = ("res_bottleneck_block", "res_basic_block", "vanilla_block", "res_bottleneck_linear_block", "mb_conv")
 BOTTLENECK = "res_bottleneck_block"
+BOTTLENECKS = (BOTTLENECK, "res_bottleneck_linear_block")  # the blocks that take bot_muls and group_ws
+MBCONV = "mb_conv"
+ACTIVATIONS = ("relu", "relu6", "silu", "gelu")
+KERNELS = (3, 5)
 SPEC_KEYS = (
     "stem_type",
     "stem_w",
@@ -25,12 +29,18 @@ SPEC_KEYS = (
     "bot_muls",
     "group_ws",
     "se_r",
+    "exp_rs",
+    "kernels",
+    "head_w",
+    "activation",
     "num_classes",
     "in_channels",
     "resolution",
     "regnet",
 )
-STAGE_KEYS = ("depths", "widths", "strides", "bot_muls", "group_ws")
+STAGE_KEYS = ("depths", "widths", "strides", "bot_muls", "group_ws", "exp_rs", "kernels")
+# fields that to_dict leaves out at their default, so the specs made before them keep their dicts (and identities)
+DEFAULTS_LEFT_OUT = {"head_w": 0, "activation": "relu"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,8 +48,12 @@ class AnyNetSpec:
     """One AnyNet, with pycls's field names. Validated on creation; lists become tuples.
 
     bot_muls (bot_mul = 1/b: inner width round(w * bot_mul)) and group_ws apply to res_bottleneck_block
-    only; se_r > 0 adds squeeze-excite to it (an X block becomes a Y block). `regnet` carries the
-    RegNet parameters a spec was generated from, if any.
+    (and res_bottleneck_linear_block, the same block with no activation after its residual add) only; se_r > 0
+    adds squeeze-excite to it (an X block becomes a Y block). exp_rs (expansion ratios >= 1) and kernels (3 or 5,
+    the depthwise conv's) apply to mb_conv only, which takes se_r too (pycls EN.EXP_RATIOS, EN.KERNELS, EN.SE_R).
+    head_w > 0 puts a 1x1 conv + BN + activation of that width before the pooling (pycls EN.HEAD_W);
+    `activation` is every block's, the stem's and the head's. `regnet` carries the RegNet parameters a spec
+    was generated from, if any.
     """
 
     stem_type: str = "simple_stem_in"
@@ -51,6 +65,10 @@ class AnyNetSpec:
     bot_muls: tuple[float, ...] | None = None
     group_ws: tuple[int, ...] | None = None
     se_r: float = 0.0
+    exp_rs: tuple[float, ...] | None = None
+    kernels: tuple[int, ...] | None = None
+    head_w: int = 0
+    activation: str = "relu"
     num_classes: int = 1000
     in_channels: int = 3
     resolution: int = 224
@@ -75,19 +93,55 @@ class AnyNetSpec:
         for name in ("num_classes", "in_channels", "resolution"):
             put(name, check_int(name, getattr(self, name), minimum=1))
         put("se_r", check_real("se_r", self.se_r, low=0.0))
-        if self.block_type == BOTTLENECK:
+        put("head_w", check_int("head_w", self.head_w, minimum=0))
+        put("activation", check_choice("activation", self.activation, ACTIVATIONS))
+        self._check_block_fields()
+        if self.block_type in BOTTLENECKS:
             self._check_bottleneck(n)
-        else:
-            for name, value in (("bot_muls", self.bot_muls), ("group_ws", self.group_ws), ("se_r", self.se_r)):
-                if value:
-                    raise SpecError(
-                        f"{name}: applies to res_bottleneck_block only, and block_type is {self.block_type}; "
-                        f"leave {name} out"
-                    )
+        elif self.block_type == MBCONV:
+            self._check_mbconv(n)
         if isinstance(self.regnet, Mapping):
             put("regnet", regnet_from_dict(self.regnet))
         if self.regnet is not None:
             self._check_regnet()
+
+    def _check_block_fields(self) -> None:
+        """Refuse fields the block type does not take, naming the block types that do."""
+        takers = {
+            "bot_muls": BOTTLENECKS,
+            "group_ws": BOTTLENECKS,
+            "se_r": BOTTLENECKS + (MBCONV,),
+            "exp_rs": (MBCONV,),
+            "kernels": (MBCONV,),
+        }
+        for name, blocks in takers.items():
+            if getattr(self, name) and self.block_type not in blocks:
+                also = f" (likewise {', '.join(blocks[1:])})" if len(blocks) > 1 else ""
+                raise SpecError(
+                    f"{name}: applies to {blocks[0]} only{also}, and block_type is {self.block_type}; leave {name} out"
+                )
+
+    def _check_mbconv(self, n: int) -> None:
+        for name in ("exp_rs", "kernels"):
+            if getattr(self, name) is None:
+                raise SpecError(f"{name}: required for mb_conv, one value per stage")
+        exp_rs = check_reals("exp_rs", check_list("exp_rs", self.exp_rs, n), low=1.0)
+        kernels = check_ints("kernels", check_list("kernels", self.kernels, n))
+        for i, k in enumerate(kernels):
+            if k not in KERNELS:
+                raise SpecError(f"kernels[{i}]: must be 3 or 5 (the depthwise conv's kernel size), got {k!r}")
+        object.__setattr__(self, "exp_rs", exp_rs)
+        object.__setattr__(self, "kernels", kernels)
+        if self.se_r:
+            # pycls's EffNet: the squeeze width int(w_in * se_r) from each block's input width
+            w_ins = (self.stem_w,) + tuple(w for d, w in zip(self.depths, self.widths) if d > 1)
+            w_ins += self.widths[:-1]
+            w_in = min(w_ins)
+            if int(w_in * self.se_r) < 1:
+                raise SpecError(
+                    f"se_r: {self.se_r!r} gives a block of input width {w_in} a squeeze-excite width of "
+                    f"int({w_in} * {self.se_r!r}) = 0; use se_r >= {1 / w_in:.3g} or 0 for none"
+                )
 
     def _check_bottleneck(self, n: int) -> None:
         for name in ("bot_muls", "group_ws"):
@@ -176,7 +230,7 @@ class AnyNetSpec:
         out: dict[str, Any] = {}
         for key in SPEC_KEYS:
             value = getattr(self, key)
-            if value is None:
+            if value is None or (key in DEFAULTS_LEFT_OUT and value == DEFAULTS_LEFT_OUT[key]):
                 continue
             out[key] = value.to_dict() if key == "regnet" else list(value) if isinstance(value, tuple) else value
         return out

@@ -1,4 +1,5 @@
-"""Named models: RegNetX/RegNetY 200MF-32GF (the RegNet paper, Figs. 15-16) and classic ResNets."""
+"""Named models: RegNetX/RegNetY 200MF-32GF (the RegNet paper, Figs. 15-16), classic ResNets and ResNeXts,
+MobileNetV2, EfficientNet-B0 (pycls's configuration) and the D2L book's RegNetX32."""
 
 from __future__ import annotations
 
@@ -49,17 +50,64 @@ _CIFAR_RESNET = dict(
 _IN_RESNET = dict(
     stem_type="res_stem_in", stem_w=64, depths=[3, 4, 6, 3], widths=[256, 512, 1024, 2048], strides=[1, 2, 2, 2]
 )
+_IN_BASIC = dict(_IN_RESNET, block_type="res_basic_block", widths=[64, 128, 256, 512])
+_RESNET_B = dict(bot_muls=[0.25] * 4, group_ws=[64, 128, 256, 512])  # inner width w/4, one group
+_RESNEXT_32X4D = dict(bot_muls=[0.5] * 4, group_ws=[4, 8, 16, 32])  # 32 groups of 4 (x2 per stage)
+_RESNEXT_32X8D = dict(bot_muls=[1.0] * 4, group_ws=[8, 16, 32, 64])  # 32 groups of 8 (x2 per stage)
 OTHERS: dict[str, dict[str, Any]] = {
     "ResNet-20": dict(_CIFAR_RESNET, depths=[3, 3, 3]),
     "ResNet-56": dict(_CIFAR_RESNET, depths=[9, 9, 9]),
     "ResNet-110": dict(_CIFAR_RESNET, depths=[18, 18, 18]),
-    "ResNet-50": dict(_IN_RESNET, bot_muls=[0.25] * 4, group_ws=[64, 128, 256, 512]),
-    "ResNeXt-50-32x4d": dict(_IN_RESNET, bot_muls=[0.5] * 4, group_ws=[4, 8, 16, 32]),
+    "ResNet-18": dict(_IN_BASIC, depths=[2, 2, 2, 2]),
+    "ResNet-34": dict(_IN_BASIC, depths=[3, 4, 6, 3]),
+    "ResNet-50": dict(_IN_RESNET, **_RESNET_B),
+    "ResNet-101": dict(_IN_RESNET, depths=[3, 4, 23, 3], **_RESNET_B),
+    "ResNet-152": dict(_IN_RESNET, depths=[3, 8, 36, 3], **_RESNET_B),
+    "ResNeXt-50-32x4d": dict(_IN_RESNET, **_RESNEXT_32X4D),
+    "ResNeXt-101-32x4d": dict(_IN_RESNET, depths=[3, 4, 23, 3], **_RESNEXT_32X4D),
+    "ResNeXt-101-32x8d": dict(_IN_RESNET, depths=[3, 4, 23, 3], **_RESNEXT_32X8D),
+    # torchvision's mobilenet_v2 (width 1.0): stages of (t, c, n, s) = (exp_r, width, depth, stride)
+    "MobileNetV2": dict(
+        stem_w=32,
+        block_type="mb_conv",
+        depths=[1, 2, 3, 4, 3, 3, 1],
+        widths=[16, 24, 32, 64, 96, 160, 320],
+        strides=[1, 2, 2, 2, 1, 2, 1],
+        exp_rs=[1, 6, 6, 6, 6, 6, 6],
+        kernels=[3] * 7,
+        head_w=1280,
+        activation="relu6",
+    ),
+    # pycls's EN-B0 (configs/dds_baselines/effnet/EN-B0_dds_8gpu.yaml)
+    "EfficientNet-B0": dict(
+        stem_w=32,
+        block_type="mb_conv",
+        depths=[1, 2, 2, 3, 3, 4, 1],
+        widths=[16, 24, 40, 80, 112, 192, 320],
+        strides=[1, 2, 2, 2, 1, 2, 1],
+        exp_rs=[1, 6, 6, 6, 6, 6, 6],
+        kernels=[3, 3, 5, 3, 5, 5, 3],
+        se_r=0.25,
+        head_w=1280,
+        activation="silu",
+    ),
+    # Dive into Deep Learning, section 8.8 (modern CNNs: RegNet), on 96 px Fashion-MNIST
+    "RegNetX32": dict(
+        stem_w=32,
+        depths=[4, 6],
+        widths=[32, 80],
+        strides=[2, 2],
+        bot_muls=[1.0, 1.0],
+        group_ws=[16, 16],
+        num_classes=10,
+        in_channels=1,
+        resolution=96,
+    ),
 }
 
 
 def zoo_names() -> list[str]:
-    """All model names, RegNetX first, then RegNetY, then the ResNets."""
+    """All model names, RegNetX first, then RegNetY, then the others (ResNets, ResNeXts, MobileNetV2, ...)."""
     return [f"RegNetX-{k}" for k in REGNETX] + [f"RegNetY-{k}" for k in REGNETY] + list(OTHERS)
 
 
@@ -78,7 +126,7 @@ def zoo_spec(name: str, **fields: Any) -> AnyNetSpec:
     if match is None:
         raise SpecError(f"model: unknown name {name!r}; known models: {', '.join(zoo_names())}")
     family, _, size = match.partition("-")
-    if family in ("RegNetX", "RegNetY"):
+    if family in ("RegNetX", "RegNetY") and size:
         params = (REGNETX if family == "RegNetX" else REGNETY)[size]
         spec = AnyNetSpec.from_regnet(params, se_r=0.25 if family == "RegNetY" else 0.0)
     else:

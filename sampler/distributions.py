@@ -8,6 +8,8 @@
   log_uniform(max(low, q), high, min(high, q)) draw (pycls's group-width sampler: powers of two below q,
   multiples of q above).
 - choice(values): each value alike.
+- log_uniform_real(low, high): log f ~ U[log(low), log(high)), not quantized (pycls's float_sampler with QUANTIZE
+  1e-10, as its cifar_optim sweep draws lr and weight decay); for real-valued recipe fields, it has no pmf.
 
 draw_ordered gives rows x_1 <= ... <= x_S from the conditional law of S independent draws given that order
 (what drawing and rejecting gives), exactly and without rejection.
@@ -23,7 +25,7 @@ import numpy as np
 
 from anynet.errors import SpecError
 
-KINDS = ("uniform", "log_uniform", "power2", "power2_or_log_uniform", "choice")
+KINDS = ("uniform", "log_uniform", "power2", "power2_or_log_uniform", "choice", "log_uniform_real")
 
 
 def _is_power2(x: float) -> bool:
@@ -58,6 +60,8 @@ class Distribution:
             raise SpecError(f"{f}: needs q > 0 and low <= high, got low={self.low}, high={self.high}, q={self.q}")
         if self.kind != "uniform" and self.low <= 0:
             raise SpecError(f"{f}.low: must be > 0 for {self.kind}, got {self.low}")
+        if self.kind == "log_uniform_real":
+            return  # not quantized: q plays no part
         if self.kind in ("uniform", "log_uniform") and not (self._on_grid(self.low) and self._on_grid(self.high)):
             raise SpecError(f"{f}: low and high must be multiples of q={self.q}, got low={self.low}, high={self.high}")
         if self.kind == "power2" and not (_is_power2(self.low) and _is_power2(self.high)):
@@ -86,6 +90,8 @@ class Distribution:
             return self._log_uniform(rng, size, self.low, self.high, self.q)
         if self.kind == "power2":
             return self._power2(rng, size, self.low, self.high)
+        if self.kind == "log_uniform_real":
+            return np.exp(rng.uniform(np.log(self.low), np.log(self.high), size))
         f = self._power2(rng, size, self.low, self.high)
         above = self._log_uniform(rng, size, max(self.low, self.q), self.high, min(self.high, self.q))
         return np.where(f >= self.q, above, f)
@@ -130,6 +136,8 @@ class Distribution:
 
     def pmf(self) -> dict[float, float]:
         """The exact probability of every value (for goodness-of-fit tests and documentation)."""
+        if self.kind == "log_uniform_real":
+            raise SpecError(f"{self.field}: log_uniform_real is continuous; it has no probability per value")
         if self.kind == "choice":
             out: dict[float, float] = {}
             for v in self.values:

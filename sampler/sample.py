@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from anynet.spec_batch import batch_complexity
 from anynet.errors import AnynetError, SpecError
 from anynet.model import Complexity
 from anynet.spec import AnyNetSpec
@@ -37,7 +36,8 @@ class SamplingError(AnynetError):
 
 @dataclass(frozen=True)
 class Sample:
-    """The specs drawn (a list-like), their complexity, and how the draw went."""
+    """The specs drawn (a list-like), their complexity, and how the draw went. `recipes`: per spec, the recipe
+    fields the space draws per model (lr, weight_decay), each an empty dict where it draws none."""
 
     space: DesignSpace
     seed: int
@@ -45,6 +45,7 @@ class Sample:
     complexities: list[Complexity]
     draws: int
     seconds: float
+    recipes: list[dict[str, float]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -61,16 +62,22 @@ class Sample:
         return len(self.specs) / self.draws if self.draws else 0.0
 
     def frame(self) -> pd.DataFrame:
-        """One row per spec: id, space, per-stage and shared values, RegNet parameters, complexity."""
-        rows = [{"id": i, "space": self.space.name, **spec_row(s, c)} for i, (s, c) in self._rows()]
+        """One row per spec: id, space, per-stage and shared values, RegNet parameters, complexity, and the recipe
+        fields drawn per model (lr, weight_decay) where the space draws them."""
+        rows = [{"id": i, "space": self.space.name, **spec_row(s, c), **r} for i, (s, c), r in self._rows()]
         return pd.DataFrame(rows)
 
     def records(self) -> list[dict]:
-        """One JSON-ready dict per spec: id, space, the spec's fields (with `regnet` where it applies), complexity."""
-        return [{"id": i, "space": self.space.name, **s.to_dict(), **c._asdict()} for i, (s, c) in self._rows()]
+        """One JSON-ready dict per spec: id, space, the spec's fields (with `regnet` where it applies), complexity,
+        and `recipe` (lr, weight_decay) where the space draws them per model."""
+        return [
+            {"id": i, "space": self.space.name, **s.to_dict(), **c._asdict(), **({"recipe": r} if r else {})}
+            for i, (s, c), r in self._rows()
+        ]
 
-    def _rows(self) -> Iterator[tuple[int, tuple[AnyNetSpec, Complexity]]]:
-        return enumerate(zip(self.specs, self.complexities))
+    def _rows(self) -> Iterator[tuple[int, tuple[AnyNetSpec, Complexity], dict[str, float]]]:
+        recipes = self.recipes or [{}] * len(self.specs)
+        return ((i, sc, r) for i, (sc, r) in enumerate(zip(zip(self.specs, self.complexities), recipes)))
 
 
 def _check_band(name: str, band: Sequence | None) -> Band:
@@ -124,6 +131,7 @@ def sample(
     started = time.perf_counter()
     specs: list[AnyNetSpec] = []
     cxs: list[Complexity] = []
+    recipes: list[dict[str, float]] = []
     seen: set[tuple] = set()
     draws = valid = 0
     low = {m: np.inf for m in METRICS}
@@ -133,11 +141,11 @@ def sample(
         cand = draw_candidates(space, np.random.default_rng([seed, block]), BATCH)
         block += 1
         draws += BATCH
-        valid += len(cand.batch)
-        if not len(cand.batch):
+        valid += len(cand)
+        if not len(cand):
             continue
-        cx = batch_complexity(cand.batch)
-        inside = np.ones(len(cand.batch), dtype=bool)
+        cx = cand.complexity()
+        inside = np.ones(len(cand), dtype=bool)
         for metric, (lo, hi) in bands.items():
             values = getattr(cx, metric)
             low[metric], high[metric] = min(low[metric], values.min()), max(high[metric], values.max())
@@ -153,6 +161,7 @@ def sample(
                     continue
                 seen.add(row)
                 specs.append(cand.spec(j, row))
+                recipes.append(cand.recipe(j))
                 cxs.append(Complexity(int(cx.flops[j]), int(cx.params[j]), int(cx.acts[j])))
                 if len(specs) == n:
                     break
@@ -162,7 +171,7 @@ def sample(
             break  # at this rate n would take over twice max_draws: say so now rather than later
     if len(specs) < n:
         raise SamplingError(_shortfall(space, n, len(specs), draws, valid, bands, low, high), specs)
-    return Sample(space, seed, specs, cxs, draws, time.perf_counter() - started)
+    return Sample(space, seed, specs, cxs, draws, time.perf_counter() - started, recipes)
 
 
 def _shortfall(space, n, found, draws, valid, bands, low, high) -> str:

@@ -6,7 +6,8 @@ A sweep file is YAML with these fields (only name, space and n are required):
     out_dir: runs/fmnist-anynetx-a  # where the plan, the results and Ray's files go
     space: AnyNetX_A-small          # a built-in space or a space YAML file (relative to the sweep file), or
                                     # the space itself as a mapping (as a sweep folder records it)
-    overrides: {params.d.high: 4}   # dotted overrides of the space's fields
+    overrides: {params.d.high: 4}   # dotted overrides of the space's fields; e.g. params.lr: {dist: log_uniform_real,
+                                    # low: 0.01, high: 1.0} draws lr per model (likewise params.weight_decay)
     n: 32                           # models to sample and train
     seed: 0
     flops: 2M:8M                    # complexity bands, LO:HI (either side may be empty) or [lo, hi]
@@ -17,10 +18,18 @@ A sweep file is YAML with these fields (only name, space and n are required):
     val_split: null                 # e.g. 0.1: select on a validation split carved from the training set
     recipe: {images: 30000}         # the brief-training recipe (sweeps.recipe.Recipe's fields)
     resources: {cpus: 1, gpus: 0}   # per trial; gpus may be a fraction such as 0.25
+    measure: {device: null, threads: null}  # where each trained model's latency and throughput are timed (null: the
+                                    # trial's device and threads; e.g. {device: cpu, threads: 1} while training on
+                                    # a GPU); {enabled: false} measures nothing
     max_concurrent: null            # at most this many trials at once (default: as many as the resources allow)
     retries: 1                      # a model that fails or diverges is trained again up to this many times
     address: null                   # null: start a local Ray; auto, HOST:PORT or ray://HOST:PORT: join that cluster
     stream: 0                       # training seeds' stream; re-runs of a sweep's models (anynet fidelity) use others
+
+A space may draw the recipe's lr and weight_decay per model (params.lr, params.weight_decay, as pycls's cifar_optim
+sweep does): each planned model then records its own values (`recipe` in plan.jsonl and results.jsonl), which
+override the sweep's recipe for that model. Their ranges are part of the space, hence of the sweep's identity; a
+sweep that draws none keeps its identity and records as before.
 """
 
 from __future__ import annotations
@@ -62,6 +71,15 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Measuring:
+    """Where a trial times its trained models (sweeps.measure): None takes the trial's own device and threads."""
+
+    enabled: bool = True
+    device: str | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A validated sweep file; `space` is the resolved design space (overrides applied)."""
 
@@ -78,6 +96,7 @@ class SweepConfig:
     val_split: float | None = None
     recipe: Recipe = field(default_factory=Recipe)
     resources: Resources = field(default_factory=Resources)
+    measure: Measuring = field(default_factory=Measuring)  # how fast a model runs: no part of the sweep's identity
     max_concurrent: int | None = None
     retries: int = 1
     address: str | None = None
@@ -100,6 +119,7 @@ class SweepConfig:
             out_dir=str(self.out_dir),
             recipe=self.recipe.to_dict(),
             resources=asdict(self.resources),
+            measure=asdict(self.measure),
         )
         return json.loads(json.dumps(data))
 
@@ -204,6 +224,7 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
         val_split=float(val_split) if val_split is not None else None,
         recipe=recipe,
         resources=_resources(data.get("resources") or {}),
+        measure=_measuring(data.get("measure") or {}),
         max_concurrent=None if max_concurrent is None else check_int("max_concurrent", max_concurrent, minimum=1),
         retries=check_int("retries", data.get("retries", 1), minimum=0),
         address=address,
@@ -239,6 +260,20 @@ def _band(name: str, value: Any) -> tuple[float | None, float | None] | None:
     raise SweepError(
         f"{name}: must be LO:HI (e.g. 360M:400M) or [lo, hi], either side empty/null for open, got {value!r}"
     )
+
+
+def _measuring(value: Any) -> Measuring:
+    if not isinstance(value, dict):
+        raise SweepError(f"measure: must be a mapping with enabled, device and threads, got {value!r}")
+    check_keys(value, ("enabled", "device", "threads"), "measure", SweepError)
+    enabled, device, threads = value.get("enabled", True), value.get("device"), value.get("threads")
+    if not isinstance(enabled, bool):
+        raise SweepError(f"measure.enabled: must be true or false, got {enabled!r}")
+    if device is not None and (not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda")):
+        raise SweepError(f"measure.device: must be cpu, cuda or cuda:N (or null: the trial's), got {device!r}")
+    if threads is not None:
+        threads = check_int("measure.threads", threads, minimum=1)
+    return Measuring(enabled, device, threads)
 
 
 def _resources(value: Any) -> Resources:

@@ -11,11 +11,13 @@ from sweeps.store import SweepFolder
 
 
 def sample_plan(config: SweepConfig) -> list[dict[str, Any]]:
-    """One row per model: id, space, spec (as a dict) and complexity."""
+    """One row per model: id, space, spec (as a dict) and complexity; and `recipe`, the recipe fields drawn for
+    the model (lr, weight_decay), where the space draws them: they override the sweep's recipe for that model."""
     drawn = sample(config.space, config.n, config.seed, **config.bands)
+    recipes = drawn.recipes or [{}] * len(drawn.specs)
     return [
-        {"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict()}
-        for i, (s, c) in enumerate(zip(drawn.specs, drawn.complexities))
+        {"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict(), **({"recipe": r} if r else {})}
+        for i, (s, c, r) in enumerate(zip(drawn.specs, drawn.complexities, recipes))
     ]
 
 

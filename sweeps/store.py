@@ -92,6 +92,27 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             raise SweepError(f"{path}: line {number} is not valid JSON") from None
 
 
+# Measured after training (sweeps.measure); NaN (or None) in records written before anynet measured them.
+MEASURED = (
+    "latency_ms",
+    "throughput_ips",
+    "throughput_batch",
+    "memory_mb",
+    "memory_method",
+    "memory_batch",
+    "measure_device",
+    "measure_threads",
+    "measure_s",
+)
+NUMERIC = (
+    "latency_ms",
+    "throughput_ips",
+    "throughput_batch",
+    "memory_mb",
+    "memory_batch",
+    "measure_threads",
+    "measure_s",
+)
 RESULT_COLUMNS = (
     "error",
     "val_error",
@@ -103,6 +124,7 @@ RESULT_COLUMNS = (
     "images_per_s",
     "device",
     "threads",
+    *MEASURED,
 )
 
 
@@ -110,7 +132,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
     """One row per finished model of a sweep folder: id, status, the training result's errors and timings,
     attempts, wall time, node, then the spec's flat columns (d1.., w1.., b1.., g1.., w0/wa/wm for RegNets) and
     its complexity. The last record of a model wins. The `spec` column holds the AnyNetSpec. `error` is the
-    error to select on: the validation error where the sweep has a split, else the test error (`test_error`)."""
+    error to select on: the validation error where the sweep has a split, else the test error (`test_error`).
+    The measured columns (latency_ms, throughput_ips, memory_mb, ...: sweeps.measure) are NaN for a model that was
+    not measured (a failed one, or one recorded before anynet measured models)."""
     folder = SweepFolder(path)
     plan = {row["id"]: row for row in folder.plan()}
     latest = folder.latest()
@@ -134,6 +158,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
             space=plan.get(model_id, {}).get("space"),
         )
         row.update(spec_row(spec, cx))
+        row.update(record.get("recipe") or {})  # lr, weight_decay where the space draws them per model
         row["spec"] = spec
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -141,4 +166,4 @@ def load_results(path: str | Path) -> pd.DataFrame:
         frame = pd.DataFrame(
             columns=["id", "status", "message", *RESULT_COLUMNS, "test_error", "flops", "params", "acts", "spec"]
         )
-    return frame
+    return frame.astype(dict.fromkeys(NUMERIC, float))

@@ -19,6 +19,8 @@ from anynet.model import AnyNet, complexity
 from anynet.spec import AnyNetSpec
 from sweeps.allocator import retain_freed_memory
 from sweeps.image_batches import BatchMaker, train_batches
+from sweeps.measure import Measure, resolve_device
+from sweeps.measure import measure as measure_model
 from sweeps.data import Dataset
 from sweeps.recipe import Recipe
 
@@ -52,6 +54,20 @@ class TrainResult:
     threads: int
     message: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    # measured after training when asked (sweeps.measure, whose docstring says how); None when not measured
+    latency_ms: float | None = None  # batch 1, the BN-folded eval model
+    latency_batch: int | None = None
+    throughput_ips: float | None = None  # images/s at throughput_batch
+    throughput_batch: int | None = None
+    memory_mb: float | None = None  # peak memory of one training step at memory_batch, by memory_method
+    memory_method: str | None = None
+    memory_batch: int | None = None
+    measure_device: str | None = None
+    measure_threads: int | None = None
+    measure_model: str | None = None
+    measure_runs: list[int] | None = None  # timed runs: [latency, throughput]
+    measure_s: float | None = None  # seconds the measurement took (not part of seconds)
+    measure_error: str | None = None  # why a model that trained ok has no measurement
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON; a non-finite loss (a diverged run) becomes None."""
@@ -66,19 +82,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device, refusing a GPU that is not there with one line."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise TrainError(f"device: {device!r} is not a device; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainError(f"device: {device} requested, but this torch ({torch.__version__}) sees no CUDA GPU")
-    if dev.type not in ("cpu", "cuda"):
-        raise TrainError(f"device: {device!r} is not supported; use cpu, cuda or cuda:N")
-    return dev
 
 
 def versions() -> dict[str, str]:
@@ -152,15 +155,19 @@ def train(
     threads: int | None = None,
     channels_last: bool = True,
     progress: bool = False,
+    measure: Measure | bool | None = None,
 ) -> TrainResult:
     """Train the spec's model briefly on data and return its errors, losses, speed and provenance.
 
     A non-finite loss stops early with status 'diverged' (errors evaluated at that point); an exception while
     training gives status 'failed' with its message. On the CPU the same seed and threads give the same result.
+    `measure` (True or a sweeps.measure.Measure): after training, measure the trained model's latency, throughput
+    and training memory (the result's latency_ms ... measure_s; not counted in seconds); only for a model that
+    trained ok. Sweeps measure every model; a plain call does not unless asked.
     """
     recipe = recipe or Recipe()
     check_fit(spec, data)
-    dev = resolve_device(device)
+    dev = resolve_device(device, TrainError)
     if threads is not None:
         torch.set_num_threads(threads)
     cx = complexity(spec)
@@ -180,6 +187,22 @@ def train(
     seconds = time.perf_counter() - started
     train_seconds = max(seconds - run.eval_seconds, 1e-9)
     last = run.epochs[-1] if run.epochs else {}
+    measured: dict[str, Any] = {}
+    if measure and status == "ok":
+        try:
+            measured = measure_model(
+                run.model,
+                spec,
+                device=dev,
+                train_batch=recipe.batch_size,
+                eval_batch=recipe.eval_batch_size,
+                train_seconds=train_seconds,
+                channels_last=channels_last,
+                momentum=recipe.momentum > 0,
+                options=measure if isinstance(measure, Measure) else None,
+            )
+        except (RuntimeError, AnynetError) as e:  # a model that trained is never lost to its measurement
+            measured = {"measure_error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     return TrainResult(
         status=status,
         error=last.get("test_error"),
@@ -200,6 +223,7 @@ def train(
         threads=torch.get_num_threads(),
         message=message,
         versions=versions(),
+        **measured,
     )
 
 

@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,6 +63,9 @@ class Job:
     threads: int
     dispatcher: str
     namespace: str
+    # after training: latency, throughput, memory (sweeps.measure.Measure; True: on the trial's device and threads;
+    # False: off). How fast a model runs is no part of what it learns, so this is no part of a sweep's identity.
+    measure: Any = True
 
 
 def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset, on_attempt) -> dict[str, Any]:
@@ -70,6 +73,7 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
     from sweeps.trainer import train
 
     spec = AnyNetSpec.from_dict(row["spec"])
+    recipe = replace(job.recipe, **row["recipe"]) if row.get("recipe") else job.recipe  # fields drawn per model
     started, started_at = time.perf_counter(), now()
     failures: list[str] = []
     result: dict[str, Any] | None = None
@@ -79,7 +83,7 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
         seed = model_seed(job.sweep_seed, row["id"], attempt, job.stream)
         try:
             inject_fault(row["id"])
-            outcome = train(spec, data, job.recipe, device=job.device, seed=seed, threads=job.threads)
+            outcome = train(spec, data, recipe, device=job.device, seed=seed, threads=job.threads, measure=job.measure)
         except Exception as e:  # any failure of one model is that model's record, never the sweep's end
             message = f"{type(e).__name__}: {e}".splitlines()[0]
             failures.append(message)
@@ -107,8 +111,8 @@ def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset
 
 
 def planned(row: dict[str, Any]) -> dict[str, Any]:
-    """The plan's part of a record: id, spec and complexity."""
-    return {k: row[k] for k in ("id", "spec", "flops", "params", "acts")}
+    """The plan's part of a record: id, spec and complexity, and the recipe fields drawn for the model if any."""
+    return {k: row[k] for k in ("id", "spec", "flops", "params", "acts", "recipe") if k in row}
 
 
 def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
@@ -172,6 +176,7 @@ def run_trials(
         threads=config.resources.threads,
         dispatcher=name,
         namespace=namespace,
+        measure=_measure(config),
     )
     bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress, name=config.name)
     recorder = Recorder(folder, plan, dispatcher, bar)
@@ -194,6 +199,18 @@ def run_trials(
     tuner.fit()
     bar.close()
     ray.kill(dispatcher)
+
+
+def _measure(config: SweepConfig) -> Any:
+    """The trainer's `measure` argument for the sweep's `measure` field."""
+    m = config.measure
+    if not m.enabled:
+        return False
+    if m.device is None and m.threads is None:
+        return True
+    from sweeps.measure import Measure
+
+    return Measure(device=m.device, threads=m.threads)
 
 
 def _worker_count(config: SweepConfig, pending: int, cluster: dict[str, float]) -> int:

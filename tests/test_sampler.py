@@ -123,7 +123,10 @@ def test_user_space_from_yaml(tmp_path):
         ({"kind": "other"}, "kind: 'other' is not one of anynet, regnet"),
         ({"params": {"d": {"dist": "uniform", "low": 1, "high": 2, "q": 1}}}, "params.w: required"),
         ({"params.x": {"dist": "uniform", "low": 1, "high": 2}}, "params.x: unknown parameter for a anynet space"),
-        ({"params.b": {"dist": "choice", "values": [1]}}, "params.b: applies to res_bottleneck_block only"),
+        (
+            {"params.b": {"dist": "choice", "values": [1]}},
+            "params.b: applies to res_bottleneck_block, res_bottleneck_linear_block only",
+        ),
         ({"params.w.shared": "yes"}, "params.w.shared: must be true or false"),
         ({"params.d.dist": "choice"}, "params.d.values: must be a list"),
         ({"non_decreasing": ["g"]}, "non_decreasing: 'g' is not one of the space's per-stage parameters"),

@@ -15,13 +15,20 @@ BANDS = {  # the paper's protocol at ImageNet scale; a CPU-sized band at small s
     "AnyNetX_E": (360e6, 400e6),
     "RegNetX": (360e6, 400e6),
     "RegNetY": (360e6, 400e6),
+    "RegNetX-inverted": (360e6, 400e6),
+    "RegNetX-depthwise": (360e6, 400e6),
+    "MBConv": (360e6, 400e6),
 }
 SAMPLES = {name: sample(name, 1000, seed=7, flops=BANDS.get(name, (2e6, 40e6))) for name in space_names()}
 
 
-def test_fourteen_builtin_spaces():
-    assert len(SAMPLES) == 14
-    assert {n.removesuffix("-small") for n in SAMPLES} == {f"AnyNetX_{c}" for c in "ABCDE"} | {"RegNetX", "RegNetY"}
+def test_twenty_builtin_spaces():
+    assert len(SAMPLES) == 20
+    section5 = {"RegNetX-inverted", "RegNetX-depthwise", "MBConv"}
+    assert {n.removesuffix("-small") for n in SAMPLES} == {f"AnyNetX_{c}" for c in "ABCDE"} | {
+        "RegNetX",
+        "RegNetY",
+    } | section5
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -29,11 +36,15 @@ def test_constraints_bands_and_compatibility(name):
     space, result = get_space(name), SAMPLES[name]
     lo, hi = BANDS.get(name, (2e6, 40e6))
     assert len(result) == 1000
-    assert len({(s.depths, s.widths, s.bot_muls, s.group_ws) for s in result}) == 1000  # distinct
+    assert len({(s.depths, s.widths, s.bot_muls, s.group_ws, s.exp_rs, s.kernels, s.se_r) for s in result}) == 1000
     for spec, cx in zip(result, result.complexities):
         assert lo <= cx.flops <= hi
         assert spec.num_stages == space.stages and spec.strides == space.strides
         assert (spec.stem_type, spec.stem_w, spec.resolution) == (space.stem_type, space.stem_w, space.resolution)
+        assert (spec.head_w, spec.activation) == (space.head_w, space.activation)
+        if space.block_type == "mb_conv":
+            assert spec.se_r in space.params["se_r"].dist.values and list(spec.widths) == sorted(spec.widths)
+            continue
         assert spec.se_r == space.se_r
         assert adjust_block_compatibility(spec.widths, spec.bot_muls, spec.group_ws)[0::2] == (
             list(spec.widths),

@@ -6,11 +6,12 @@ import argparse
 import os
 import sys
 
-from anynet.cli import compare, export, fidelity, fit, info, sample, study, sweep, train
+from anynet.cli import bench, compare, export, fidelity, fit, info, sample, study, sweep, train
 from anynet.errors import AnynetError
 
 SUBCOMMANDS = {
     "info": info,
+    "bench": bench,
     "sample": sample,
     "train": train,
     "sweep": sweep,

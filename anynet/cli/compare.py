@@ -12,8 +12,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder, e.g. reports/anynetx-a-vs-e")
     parser.add_argument(
         "--normalize",
-        choices=["flops", "params", "acts"],
-        help="also compare complexity-normalized EDFs over this measure",
+        nargs="+",
+        action="extend",
+        choices=["flops", "params", "acts", "latency", "memory"],
+        metavar="METRIC",
+        help="also compare EDFs normalized over these: flops, params, acts, or the measured latency (batch-1 "
+        "latency_ms) or memory (training memory_mb); several are shown side by side",
     )
     parser.add_argument(
         "--bins", type=int, help="bins for the normalized EDF (default: the most, up to 10, that every sweep fills)"
@@ -32,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
             f"[{row.min_error_low:.2f}, {row.min_error_high:.2f}], mean {row.mean_error:.2f}%"
         )
     if report.bins:
-        print(f"normalized by {args.normalize} over {report.bins} bins")
+        print(f"normalized by {', '.join(args.normalize)} ({report.bins} bins for {args.normalize[0]})")
+    for line in report.speed:
+        print(line)
     print(f"report: {report.html} ({len(report.figures)} figures, summary.md, table.csv)")
     return 0

@@ -30,7 +30,8 @@ def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
     rows = []
     for i, (name, cx, (h, w)) in enumerate(complexity_breakdown(spec)):
         stage = 0 < i <= spec.num_stages
-        row = {"part": name, "depth": "-", "width": "-", "stride": "-", "bot_mul": "-", "group_w": "-", "groups": "-"}
+        inner = ("exp_r", "kernel") if spec.exp_rs is not None else ("bot_mul", "group_w", "groups")
+        row = {"part": name, "depth": "-", "width": "-", "stride": "-", **dict.fromkeys(inner, "-")}
         if name == "stem":
             row.update(width=spec.stem_w)
         if stage:
@@ -38,6 +39,8 @@ def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
             row.update(depth=spec.depths[j], width=spec.widths[j], stride=spec.strides[j])
             if spec.bot_muls is not None:
                 row.update(bot_mul=f"{spec.bot_muls[j]:g}", group_w=spec.group_ws[j], groups=spec.groups[j])
+            if spec.exp_rs is not None:
+                row.update(exp_r=f"{spec.exp_rs[j]:g}", kernel=spec.kernels[j])
         row.update(output=f"{h}x{w}", **{k: format_count(v) for k, v in cx._asdict().items()})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out))
         return 0
     se = f" + squeeze-excite (se_r {spec.se_r:g})" if spec.se_r else ""
+    se += f", {spec.activation}" if spec.activation != "relu" else ""
+    se += f", head conv {spec.head_w}" if spec.head_w else ""
     print(
         f"{args.model}: {spec.block_type}{se}, stem {spec.stem_type} (width {spec.stem_w}), input "
         f"{spec.in_channels}x{spec.resolution}x{spec.resolution}, {spec.num_classes} classes"

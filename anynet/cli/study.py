@@ -74,6 +74,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling and training seed (default 0)")
     parser.add_argument("--cpus", type=float, default=1, help="CPUs per trial (its torch threads; default 1)")
     parser.add_argument("--gpus", type=float, default=0, help="GPUs per trial; a fraction shares one (e.g. 0.25)")
+    parser.add_argument(
+        "--latency-device", help="time each trained model's latency on this device (cpu, cuda; default: the trial's)"
+    )
+    parser.add_argument(
+        "--latency-threads", type=int, help="and with this many threads (default: the trial's; e.g. 1 on a GPU run)"
+    )
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     parser.add_argument(
         "--address", help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local Ray)"
@@ -133,6 +139,9 @@ def study_from_args(args: argparse.Namespace):
         val_split=args.val_split,
         seed=args.seed,
         resources={"cpus": args.cpus, "gpus": args.gpus},
+        measure={
+            k: v for k, v in (("device", args.latency_device), ("threads", args.latency_threads)) if v is not None
+        },
         max_concurrent=args.max_concurrent,
         address=args.address,
         out=Path(args.out),
@@ -169,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         best = f", best {s.best_error:.2f}% (model {s.best_id})" if s.best_error is not None else ""
         print(f"  {s.name}: {s.ok} ok, {s.failed} failed, {s.remaining} not finished{best}")
     if result.report is not None:
-        for line in (*result.report.verdict, *result.report.fidelity):
+        for line in (*result.report.verdict, *result.report.fidelity, *result.report.speed):
             print(line)
         print(f"report: {result.report.html}")
     for name, path in result.exports.items():
