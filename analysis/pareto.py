@@ -17,6 +17,11 @@ MEASURED = ("latency", "memory")
 UNITS = {"latency": "ms", "memory": "MiB"}
 
 
+def figure(value: float) -> str:
+    """3 significant digits without an exponent: 0.649, 12.3, 314, 1,130."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def pareto_mask(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
     """True for the models on the Pareto front: no other model has a cost as low or lower and a lower error, or a
     lower cost and an error as low (ties in both: each is on it). NaN costs are never on it."""
@@ -144,10 +149,10 @@ def speed_lines(frame: pd.DataFrame, names: list[str]) -> list[str]:
     lines = [basis(frame) + "."]
     for _, row in per.iterrows():
         lines.append(
-            f"{row.sweep}: median {row.ms_per_gflop:.3g} ms per GFLOP (quartiles {row.ms_per_gflop_q1:.3g}-"
-            f"{row.ms_per_gflop_q3:.3g}, n={row.n}; {row.relative:.2f}x the lowest), median latency "
-            f"{row.median_latency_ms:.3g} ms, throughput {row.median_throughput_ips:,.0f} images/s at batch "
-            f"{row.throughput_batch}, training memory {row.median_memory_mb:.3g} MiB at batch {row.memory_batch} "
+            f"{row.sweep}: median {figure(row.ms_per_gflop)} ms per GFLOP (quartiles {figure(row.ms_per_gflop_q1)}-"
+            f"{figure(row.ms_per_gflop_q3)}, n={row.n}; {row.relative:.2f}x the lowest), median latency "
+            f"{figure(row.median_latency_ms)} ms, throughput {row.median_throughput_ips:,.0f} images/s at batch "
+            f"{row.throughput_batch}, training memory {figure(row.median_memory_mb)} MiB at batch {row.memory_batch} "
             f"({row.memory_method})"
         )
     got = measured(frame[frame.sweep.isin(names)])

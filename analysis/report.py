@@ -377,8 +377,10 @@ def _speed_html(speed: Speed | None, table: pd.DataFrame, by_name: dict[str, Pat
             {
                 "sweep": per.sweep,
                 "n": per.n,
-                "ms per GFLOP (median)": per.ms_per_gflop.map("{:.3g}".format),
-                "quartiles": [f"{a:.3g}-{b:.3g}" for a, b in zip(per.ms_per_gflop_q1, per.ms_per_gflop_q3)],
+                "ms per GFLOP (median)": per.ms_per_gflop.map(pareto.figure),
+                "quartiles": [
+                    f"{pareto.figure(a)}-{pareto.figure(b)}" for a, b in zip(per.ms_per_gflop_q1, per.ms_per_gflop_q3)
+                ],
                 "x lowest": per.relative.map("{:.2f}".format),
                 "median latency (ms)": per.median_latency_ms.map("{:.3g}".format),
                 "throughput (img/s)": [
