@@ -141,9 +141,9 @@ def pareto_table(frame: pd.DataFrame, names: list[str], cost: str = "latency_ms"
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["sweep", "id", "error"])
 
 
-def speed_lines(frame: pd.DataFrame, names: list[str]) -> list[str]:
-    """The speed figures in words: what they rest on, and each sweep's latency per GFLOP with n."""
-    per = latency_per_flop(frame, names)
+def speed_lines(frame: pd.DataFrame, names: list[str], per: pd.DataFrame) -> list[str]:
+    """The speed figures in words: what they rest on, and each sweep's latency per GFLOP with n (`per`, from
+    latency_per_flop(frame, names))."""
     if per.empty:
         return ["No latency was measured for these sweeps (recorded before anynet measured models)."]
     lines = [basis(frame) + "."]

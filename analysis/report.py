@@ -116,11 +116,9 @@ class Speed:
 def _speed(sweeps: Sweeps) -> Speed:
     ok = sweeps.ok
     cost = "latency_ms" if pareto.has_latency(ok, sweeps.names) else "flops"
+    per_flop = pareto.latency_per_flop(ok, sweeps.names)
     return Speed(
-        pareto.speed_lines(ok, sweeps.names),
-        pareto.latency_per_flop(ok, sweeps.names),
-        pareto.pareto_table(ok, sweeps.names, cost),
-        cost,
+        pareto.speed_lines(ok, sweeps.names, per_flop), per_flop, pareto.pareto_table(ok, sweeps.names, cost), cost
     )
 
 
@@ -323,7 +321,7 @@ def _pareto_frame(front: pd.DataFrame) -> pd.DataFrame:
     """The Pareto table for reading: error to 2 decimals, latency in ms, flops in M."""
     out = pd.DataFrame({"sweep": front.sweep, "id": front.id, "error": front.error.map("{:.2f}".format)})
     if "latency_ms" in front:
-        out["latency (ms)"] = front.latency_ms.map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
+        out["latency (ms)"] = front.latency_ms.map(lambda v: "-" if pd.isna(v) else pareto.figure(v))
     out["flops (M)"] = (front.flops / 1e6).map("{:.3g}".format)
     return out
 
@@ -382,12 +380,12 @@ def _speed_html(speed: Speed | None, table: pd.DataFrame, by_name: dict[str, Pat
                     f"{pareto.figure(a)}-{pareto.figure(b)}" for a, b in zip(per.ms_per_gflop_q1, per.ms_per_gflop_q3)
                 ],
                 "x lowest": per.relative.map("{:.2f}".format),
-                "median latency (ms)": per.median_latency_ms.map("{:.3g}".format),
+                "median latency (ms)": per.median_latency_ms.map(pareto.figure),
                 "throughput (img/s)": [
                     f"{v:,.0f} at batch {b}" for v, b in zip(per.median_throughput_ips, per.throughput_batch)
                 ],
                 "training memory (MiB)": [
-                    f"{v:.3g} at batch {b} ({m})"
+                    f"{pareto.figure(v)} at batch {b} ({m})"
                     for v, b, m in zip(per.median_memory_mb, per.memory_batch, per.memory_method)
                 ],
                 "measured on": per.measured_on,

@@ -104,15 +104,7 @@ MEASURED = (
     "measure_threads",
     "measure_s",
 )
-NUMERIC = (
-    "latency_ms",
-    "throughput_ips",
-    "throughput_batch",
-    "memory_mb",
-    "memory_batch",
-    "measure_threads",
-    "measure_s",
-)
+NUMERIC = tuple(k for k in MEASURED if k not in ("memory_method", "measure_device"))  # float columns, NaN if absent
 RESULT_COLUMNS = (
     "error",
     "val_error",
