@@ -1,5 +1,6 @@
-"""The paper's figures with matplotlib: EDF overlays, parameter-vs-error scatter with bootstrap bands, per-block
-widths of the best models, random-search efficiency. Every function writes one PNG of SIZE pixels."""
+"""The paper's figures with matplotlib: EDF overlays with simultaneous bands, parameter-vs-error scatter with the
+range of the best model of a random quarter, per-block widths of the best models, random-search efficiency. Every
+function writes one PNG of SIZE pixels."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from anynet.regnet import rule_widths  # noqa: E402
-from analysis.stats import Bootstrap, edf, edf_band  # noqa: E402
+from analysis.stats import Bootstrap, edf, edf_band, effective_n  # noqa: E402
 
+BAND_WORDS = "shaded: simultaneous 95% band (the whole curve)"
 DPI = 100
 SIZE = (720, 450)  # pixels of every figure
 LOG_AXES = ("w1", "w2", "w3", "w4", "w0", "wa", "flops", "params", "acts")
@@ -48,42 +50,47 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def edf_label(name: str, values: np.ndarray, weights: np.ndarray | None) -> str:
+    """A curve's legend: n (for a weighted EDF Kish's effective n of its models of weight > 0, of how many), and
+    the min and (weighted) mean of the models of weight > 0."""
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    kept = values[w > 0]
+    n = f"n={len(kept)}" if weights is None else f"effective n={effective_n(w[w > 0]):.0f} of {len(kept)}"
+    return f"{name} ({n}, min {kept.min():.2f}, mean {np.average(kept, weights=w[w > 0]):.2f})"
+
+
 def edf_plot(
     curves: dict[str, tuple[np.ndarray, np.ndarray | None]],
     path: Path,
     title: str,
     xlabel: str = "top-1 error (%)",
-    seed: int = 0,
 ) -> Path:
-    """Overlay of EDFs (of errors, or of another value such as e_fit), each with its shaded 95% bootstrap band
-    (stats.edf_band, seeded); curves maps a sweep's name to (values, weights or None)."""
+    """Overlay of EDFs (of errors, or of another value such as e_fit), each with its shaded simultaneous 95% band
+    (stats.edf_band); curves maps a sweep's name to (values, weights or None); models of weight 0 take no part."""
     fig, ax = _figure()
-    for name, (errors, weights) in curves.items():
-        w = np.full(len(errors), 1 / len(errors)) if weights is None else weights / weights.sum()
-        x = np.sort(errors)
-        y = edf(errors, x, w)
-        mean = float(np.average(errors, weights=w))
-        line = ax.step(
-            np.concatenate([[x[0]], x]),
-            np.concatenate([[0], y]),
-            where="post",
-            label=f"{name} (n={len(errors)}, min {x[0]:.2f}, mean {mean:.2f})",
-        )[0]
-        low, high = edf_band(errors, x, weights, seed=seed)
+    for name, (values, weights) in curves.items():
+        w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+        x = np.sort(values[w > 0])
+        y = edf(values, x, w / w.sum())
+        label = edf_label(name, values, weights)
+        line = ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0], y]), where="post", label=label)[0]
+        low, high = edf_band(values, x, weights)
         ax.fill_between(x, low, high, step="post", color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set(xlabel=xlabel, ylabel="cumulative prob.", title=title, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8, title="shaded: 95% bootstrap band", title_fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, title=BAND_WORDS, title_fontsize=8)
     return _save(fig, path)
 
 
 def param_plot(frame: pd.DataFrame, column: str, boot: Bootstrap, path: Path, title: str) -> Path:
-    """Error against one shape parameter, with the bootstrap 95% band and median of the best models' value."""
+    """Error against one shape parameter, with the median and 2.5-97.5% range of the value of the best model of a
+    random quarter of the models (stats.bootstrap_best)."""
     fig, ax = _figure()
     ax.scatter(frame[column], frame.error, s=14, alpha=0.6, color="tab:blue", label="models")
     low, median, high = boot.ranges.loc[column, ["low", "median", "high"]]
-    ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"best models, 95%: {low:.4g}-{high:.4g}")
-    ax.axvline(median, color="tab:orange", label=f"median of best: {median:.4g}")
+    label = f"best of a random quarter, 2.5-97.5%: {low:.4g}-{high:.4g}"
+    ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=label)
+    ax.axvline(median, color="tab:orange", label=f"its median: {median:.4g}")
     if column in LOG_AXES and (frame[column] > 0).all():
         ax.set_xscale("log", base=2)
     ax.set(xlabel=axis_label(column), ylabel="top-1 error (%)", title=title)

@@ -16,18 +16,13 @@ from analysis.fidelity import analyse, describe, load_fidelity
 from analysis.fit import with_fits
 from analysis.hyper import hyper_figures
 from analysis.load import Sweeps, load_sweeps
-from analysis.stats import (
-    AnalysisError,
-    bootstrap_best,
-    ks_test,
-    most_bins,
-    normalized_weights,
-    search_efficiency,
-    shared_range,
-)
+from analysis.plots import BAND_WORDS
+from analysis.stats import KS, AnalysisError, Normalization, bootstrap_best, ks_test, normalize, search_efficiency
 from analysis.verdict import Verdict, verdict
 
 METRICS = ("flops", "params", "acts", "latency", "memory")  # latency, memory: measured (sweeps.measure)
+QUARTER = "best of a random quarter of the models: median [2.5%, 97.5%]"  # stats.bootstrap_best's error
+RANGES = "the best model of a random quarter of the models (bootstrap): median [2.5%, 97.5%] of its value"
 
 
 @dataclass(frozen=True)
@@ -57,10 +52,12 @@ def compare(
 ) -> Report:
     """Compare sweeps (one works too) and write the report into `out`. `normalize`: one metric of METRICS or
     several (their normalized EDFs side by side; the first one's KS tests are table.csv's ks_norm_vs_* columns,
-    every one's also ks_norm_<metric>_vs_*). latency and memory are the measured latency_ms and memory_mb, which
-    every compared model must have. `bins` of the normalized EDF: None takes the most, up to 10, that every sweep
-    fills (per metric). `sweeps`: the folders already loaded (`load_sweeps(dirs, names)`), so that a caller which
-    reads them for more than the report reads each results file once."""
+    every one's also ks_norm_<metric>_vs_*; their p-values by permutation within bins). latency and memory are
+    the measured latency_ms and memory_mb, which every compared model must have. `bins` of the normalized EDF
+    (log-spaced where the shared range spans more than 2x): None takes the most, up to 10, that every sweep fills
+    (per metric); fewer than 5 warn (stats.FewBinsWarning, and a line in the report). `sweeps`: the folders already
+    loaded (`load_sweeps(dirs, names)`), so that a caller which reads them for more than the report reads each
+    results file once."""
     metrics = [normalize] if isinstance(normalize, str) else list(normalize or [])
     for metric in metrics:
         if metric not in METRICS:
@@ -84,7 +81,7 @@ def compare(
     fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
     boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
     said = verdict({n: sweeps.errors(n).to_numpy() for n in sweeps.names}, _measured(sweeps), seed=seed)
-    table = _table(sweeps, boots, normalized, said)
+    table = _table(sweeps, boots, normalized, said, seed)
     table = table.assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
     speed = _speed(sweeps)
     if not speed.per_flop.empty:
@@ -96,9 +93,9 @@ def compare(
     context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps, out, seed, figures), speed)
     table.to_csv(out / "table.csv", index=False)
     speed.pareto.to_csv(out / "pareto.csv", index=False)
-    (out / "summary.md").write_text(_summary(sweeps, table, boots, metrics, said, context))
+    (out / "summary.md").write_text(_summary(sweeps, table, boots, normalized, said, context))
     (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalized, said, context))
-    first = normalized[metrics[0]][1] if metrics else None
+    first = normalized[metrics[0]].bins if metrics else None
     return Report(out, table, figures, first, tuple(said.headline), tuple(context.fidelity), tuple(speed.lines))
 
 
@@ -122,19 +119,13 @@ def _speed(sweeps: Sweeps) -> Speed:
     )
 
 
-def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> tuple[dict[str, np.ndarray], int]:
+def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> Normalization:
     column = pareto.COLUMNS[metric]
     values = {n: sweeps.ok[sweeps.ok.sweep == n][column].to_numpy(dtype=float) for n in sweeps.names}
-    low, high = shared_range(list(values.values()))
-    if bins is None:
-        bins = most_bins(list(values.values()), low, high)
-    out = {}
-    for name, v in values.items():
-        try:
-            out[name] = normalized_weights(v, bins, low, high)
-        except AnalysisError as e:
-            raise AnalysisError(f"{name}: normalized by {metric}: {e}") from None
-    return out, bins
+    try:
+        return normalize(values, bins, metric)
+    except AnalysisError as e:
+        raise AnalysisError(f"normalized by {metric}: {e}") from None
 
 
 def budget_lines(sweeps: Sweeps) -> list[str]:
@@ -176,10 +167,19 @@ def _measured(sweeps: Sweeps) -> dict[str, str]:
     return {n: "validation" if ok[ok.sweep == n].val_error.notna().all() else "test" for n in sweeps.names}
 
 
-def _table(
-    sweeps: Sweeps, boots: dict, normalized: dict[str, tuple[dict[str, np.ndarray], int]], said: Verdict
-) -> pd.DataFrame:
+def _normalized_tests(sweeps: Sweeps, norm: Normalization, seed: int) -> dict[frozenset, KS]:
+    """The normalized KS test of every pair of sweeps (stratified permutation, seeded), by the pair's names."""
+    tests = {}
+    for i, a in enumerate(sweeps.names):
+        for b in sweeps.names[i + 1 :]:
+            errors_a, errors_b = sweeps.errors(a).to_numpy(), sweeps.errors(b).to_numpy()
+            tests[frozenset((a, b))] = ks_test(errors_a, errors_b, norm.strata[a], norm.strata[b], seed=seed)
+    return tests
+
+
+def _table(sweeps: Sweeps, boots: dict, normalized: dict[str, Normalization], said: Verdict, seed: int) -> pd.DataFrame:
     p_holm = {frozenset((pair.better, pair.worse)): pair.p_holm for pair in said.pairs}
+    tests = {metric: _normalized_tests(sweeps, norm, seed) for metric, norm in normalized.items()}
     rows = []
     for name in sweeps.names:
         errors = sweeps.errors(name).to_numpy()
@@ -191,7 +191,8 @@ def _table(
             "min_error": errors.min(),
             "mean_error": errors.mean(),
             "median_error": float(np.median(errors)),
-            "min_error_low": boots[name].error_low,
+            "min_error_low": boots[name].error_low,  # min_error_*: the best of a random quarter of the models
+            "min_error_median": boots[name].error_median,
             "min_error_high": boots[name].error_high,
         }
         for other in sweeps.names:
@@ -200,8 +201,8 @@ def _table(
             plain = ks_test(errors, sweeps.errors(other).to_numpy())
             row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = plain.statistic, plain.pvalue
             row[f"p_holm_vs_{other}"] = p_holm[frozenset((name, other))]
-            for i, (metric, (weights, _)) in enumerate(normalized.items()):
-                norm = ks_test(errors, sweeps.errors(other).to_numpy(), weights[name], weights[other])
+            for i, metric in enumerate(normalized):
+                norm = tests[metric][frozenset((name, other))]
                 if i == 0:
                     row[f"ks_norm_vs_{other}"], row[f"p_norm_vs_{other}"] = norm.statistic, norm.pvalue
                 row[f"ks_norm_{metric}_vs_{other}"] = norm.statistic
@@ -214,16 +215,16 @@ def _figures(
     sweeps: Sweeps,
     fitted: dict[str, pd.DataFrame],
     boots: dict,
-    normalized: dict[str, tuple[dict[str, np.ndarray], int]],
+    normalized: dict[str, Normalization],
     out: Path,
     seed: int,
 ) -> list[Path]:
     curves = {n: (sweeps.errors(n).to_numpy(), None) for n in sweeps.names}
-    figures = [plots.edf_plot(curves, out / "edf.png", "error EDF", seed=seed)]
-    for metric, (weights, bins) in normalized.items():
-        norm = {n: (sweeps.errors(n).to_numpy(), weights[n]) for n in sweeps.names}
-        title = f"error EDF, normalized by {metric} ({bins} bins)"
-        figures.append(plots.edf_plot(norm, out / f"edf_{metric}.png", title, seed=seed))
+    figures = [plots.edf_plot(curves, out / "edf.png", "error EDF")]
+    for metric, norm in normalized.items():
+        weighted = {n: (sweeps.errors(n).to_numpy(), norm.weights[n]) for n in sweeps.names}
+        title = f"error EDF, normalized by {metric} ({norm.count})"
+        figures.append(plots.edf_plot(weighted, out / f"edf_{metric}.png", title))
     ok = sweeps.ok
     figures.append(plots.pareto_plot(ok, "flops", out / "pareto_flops.png", "error vs flops", "flops (multiply-adds)"))
     if len(pareto.measured(ok)):
@@ -248,7 +249,6 @@ def _figures(
             out / "e_fit.png",
             "fit to the quantized linear rule (e_fit)",
             xlabel="e_fit, mean |log(w_hat / w)|",
-            seed=seed,
         )
     )
     for i, name in enumerate(sweeps.names, 1):
@@ -274,8 +274,25 @@ class Context:
     speed: Speed | None = None
 
 
+def _normalized_lines(normalized: dict[str, Normalization]) -> list[str]:
+    """What each normalization did, in words, with its few-bins warning where it has one."""
+    lines = []
+    for metric, norm in normalized.items():
+        lines.append(
+            f"Normalized by {metric}: {norm.words}, each bin weighted equally, so a space is not favoured for sampling "
+            f"cheaper (or faster) models; its KS p-values by permutation within bins."
+        )
+        lines += [f"Warning: {norm.warning}."] if norm.warning else []
+    return lines
+
+
 def _summary(
-    sweeps: Sweeps, table: pd.DataFrame, boots: dict, metrics: list[str], said: Verdict, context: Context
+    sweeps: Sweeps,
+    table: pd.DataFrame,
+    boots: dict,
+    normalized: dict[str, Normalization],
+    said: Verdict,
+    context: Context,
 ) -> str:
     lines = [f"# Design-space comparison: {', '.join(sweeps.names)}", "", "## Verdict", ""]
     lines += [f"- {line}" for line in said.headline] + [""] + [f"- {line}" for line in said.details]
@@ -287,19 +304,20 @@ def _summary(
     for _, row in table.iterrows():
         lines.append(
             f"- **{row.sweep}**: {row.ok} models ok ({row.not_ok} not), error min {row.min_error:.2f}% "
-            f"(bootstrap 95%: {row.min_error_low:.2f}-{row.min_error_high:.2f}), mean {row.mean_error:.2f}%, "
-            f"median {row.median_error:.2f}%"
+            f"({QUARTER} {_quarter(row)}), mean {row.mean_error:.2f}%, median {row.median_error:.2f}%"
         )
     pairs = [(a, b) for i, a in enumerate(sweeps.names) for b in sweeps.names[i + 1 :]]
     if pairs:
-        lines += ["", "KS tests (statistic, p-value):"]
+        lines += ["", "KS tests (statistic, p-value; whether the EDFs differ in shape or place, not which is better):"]
         for a, b in pairs:
             row = table[table.sweep == a].iloc[0]
             text = f"- {a} vs {b}: {row[f'ks_vs_{b}']:.3f}, p = {row[f'p_vs_{b}']:.3g}"
-            for metric in metrics:
+            for metric in normalized:
                 d, p = row[f"ks_norm_{metric}_vs_{b}"], row[f"p_norm_{metric}_vs_{b}"]
                 text += f"; normalized by {metric}: {d:.3f}, p = {p:.3g}"
             lines.append(text)
+    if normalized:
+        lines += [""] + [f"- {line}" for line in _normalized_lines(normalized)]
     if context.speed is not None:
         lines += ["", "## Measured speed", ""] + [f"- {line}" for line in context.speed.lines]
         if len(context.speed.pareto):
@@ -308,9 +326,14 @@ def _summary(
     for name in sweeps.names:
         ranges = boots[name].ranges
         if len(ranges):
-            lines += ["", f"Best models of {name} (bootstrap: median [95% interval] of the winner's value):"]
+            lines += ["", f"{name}, {RANGES}:"]
             lines += [f"- {p}: {r['median']:.4g} [{r['low']:.4g}, {r['high']:.4g}]" for p, r in ranges.iterrows()]
     return "\n".join(lines) + "\n"
+
+
+def _quarter(row: pd.Series) -> str:
+    """The best error of a random quarter of the models, e.g. '27.10% [25.26, 35.51]'."""
+    return f"{row.min_error_median:.2f}% [{row.min_error_low:.2f}, {row.min_error_high:.2f}]"
 
 
 def _cost_words(cost: str) -> str:
@@ -348,15 +371,14 @@ def _img(path: Path) -> str:
 
 
 def _sweep_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The per-sweep columns of the table, errors to 2 decimals, the best error with its bootstrap interval."""
-    best = [f"{low:.2f}-{high:.2f}" for low, high in zip(table.min_error_low, table.min_error_high)]
+    """The per-sweep columns of the table, errors to 2 decimals, the best error of a random quarter of the models."""
     return pd.DataFrame(
         {
             "sweep": table.sweep,
             "ok": table.ok,
             "not ok": table.not_ok,
             "min error": table.min_error.map("{:.2f}".format),
-            "best error, 95% bootstrap": best,
+            QUARTER: [_quarter(row) for _, row in table.iterrows()],
             "mean error": table.mean_error.map("{:.2f}".format),
             "median error": table.median_error.map("{:.2f}".format),
             "median e_fit": table.median_e_fit.map("{:.3g}".format),
@@ -428,7 +450,7 @@ def _html(
     table: pd.DataFrame,
     boots: dict,
     figures: list[Path],
-    normalized: dict[str, tuple[dict[str, np.ndarray], int]],
+    normalized: dict[str, Normalization],
     said: Verdict,
     context: Context,
 ) -> str:
@@ -456,20 +478,27 @@ def _html(
         parts += [
             "<h2>Pairwise KS tests</h2>",
             "<p>Two-sample KS test on the errors of the row's and the column's sweep: D, the largest gap between "
-            "their EDFs, and p, not corrected for the number of pairs (Holm-adjusted p: the verdict, table.csv).</p>",
+            "their EDFs, and p, not corrected for the number of pairs. A small p says the EDFs differ in shape or "
+            "place, not which sweep is better: that is the verdict's one-sided test of the mean error (its "
+            "Holm-adjusted p: table.csv's p_holm_vs_* columns).</p>",
             _matrix(table),
         ]
         for metric in normalized:
-            parts += [f"<p>Normalized by {metric} (weighted KS test):</p>", _matrix(table, f"norm_{metric}_")]
-    parts += ["<h2>Error distributions</h2>", _img(by_name["edf.png"])]
+            parts += [
+                f"<p>Normalized by {metric} (weighted KS test; p by a permutation test within {metric} bins):</p>",
+                _matrix(table, f"norm_{metric}_"),
+            ]
+    parts += [
+        "<h2>Error distributions</h2>",
+        f"<p>{BAND_WORDS}: the whole error CDF of the space's population lies inside it with probability 95% (a "
+        "normalized EDF's band, at Kish's effective n: at least 95%, and wider than that needs where error depends "
+        "on complexity). Where two bands do not overlap, the spaces' curves differ, unless a band missed its curve "
+        "(at most a 5% chance each); overlapping bands do not show that the spaces are alike.</p>",
+        _img(by_name["edf.png"]),
+    ]
     if normalized:
-        words = "; ".join(
-            f"{metric}: {bins} equal-width bins over the shared {metric} range"
-            for metric, (_, bins) in normalized.items()
-        )
         parts += [
-            f"<p>Normalized ({words}), each bin weighted equally, so a space is not favoured for sampling cheaper "
-            "(or faster) models.</p>",
+            _list(_normalized_lines(normalized), "details"),
             "<div class='grid'>" if len(normalized) > 1 else "",
             *[_img(by_name[f"edf_{metric}.png"]) for metric in normalized],
             "</div>" if len(normalized) > 1 else "",
@@ -485,6 +514,7 @@ def _html(
     for i, name in enumerate(sweeps.names, 1):
         parts += [
             f"<h2>{html.escape(name)}</h2>",
+            f"<p>Shape parameters of {html.escape(RANGES)} (the paper's footnote 4; low, high: 2.5%, 97.5%).</p>",
             boots[name].ranges.to_html(float_format=lambda v: f"{v:.4g}"),
             "<div class='grid'>",
         ]

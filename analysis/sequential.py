@@ -1,11 +1,21 @@
-"""Grow a study until named pairs of its spaces separate: sequential two-sample KS tests with a stated correction.
+"""Grow a study until named pairs of its spaces separate, with the chance of a false "better" controlled over the
+pairs and the looks together.
 
-The study is looked at after each of L planned looks (its n, doubled at each step, the last look exactly at max_n);
-at each look every pair not yet separated gets the two-sample KS test on its spaces' errors (plain, not
-flops-normalized). A pair counts as separated at a look when p < alpha / L: Bonferroni over the looks, so the chance
-that a pair of spaces with no difference is ever declared separated is at most alpha, whatever the dependence
-between looks (each look's samples extend the previous look's, by the sampler's prefix property). A separated pair
-stays separated (its look, n, D and p are kept); the study stops growing once every pair has separated.
+The study is looked at after each of L planned looks (its n, doubled at each step, the last look exactly at max_n).
+At each look every named pair gets the verdict's test (analysis.pairtest: the one-sided studentized bootstrap test
+of the mean error difference, in the direction observed at that look) on its spaces' errors (plain, not
+flops-normalized), and the P pairs' p-values are Holm-adjusted over their 2P directed hypotheses (each pair both
+ways, which pays for choosing the direction after looking): `decide`. A pair separates at the first look where its
+Holm p is below alpha / L, in that look's direction, and stays separated (its look, n, t and p are kept); the study
+stops growing once every pair has separated.
+
+Why the chance of any false "X better than Y", over all pairs and looks, is at most alpha: at each look, Holm's
+procedure over the fixed family of all 2P directed hypotheses (separated pairs included, so the family does not
+depend on earlier looks) makes a false claim with probability at most alpha / L, whatever the dependence between
+the pairs; a false claim at some look is a false claim of that look's procedure, so by Bonferroni over the L looks
+the chance of one is at most alpha, whatever the dependence between looks (each look's samples extend the previous
+look's, by the sampler's prefix property). The pairs must be named before looking at the data: choosing them after
+seeing a verdict voids the guarantee.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.stats import ks_test
+from analysis.pairtest import MeanTest, directed_holm, draws_for, mean_test
 from analysis.study import StudyError
 from anynet.files import write_text_atomic
 
@@ -33,13 +43,26 @@ class PairState:
     b: str
     n_a: int = 0
     n_b: int = 0
-    statistic: float | None = None  # KS D; None until both spaces have two finished models
-    pvalue: float | None = None
+    better: str | None = None  # the space with the lower mean error; None until both spaces have two models
+    difference: float | None = None  # the other space's mean error minus `better`'s, points
+    statistic: float | None = None  # Welch's t of the difference
+    pvalue: float | None = None  # one-sided, in the observed direction
+    p_holm: float | None = None  # Holm-adjusted over the 2P directed hypotheses of the look
     look: int | None = None  # 1-based look at which the pair separated; None while it has not
 
     @property
     def separated(self) -> bool:
         return self.look is not None
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look's decision on the named pairs (in their order): each pair's test, its Holm p and whether the rule
+    separates it; arrays along the pairs, then the errors' leading axes (independent studies, as simulated)."""
+
+    tests: list[MeanTest]
+    p_holm: np.ndarray
+    separates: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -100,46 +123,90 @@ def check_settings(alpha: float, max_n: int, n: int) -> None:
         raise StudyError(f"--max-n: must be >= the study's n ({n}), got {max_n}")
 
 
+def decide(
+    errors: Mapping[str, np.ndarray],
+    pairs: Sequence[tuple[str, str]],
+    alpha: float,
+    looks: int,
+    draws: int | None = None,
+    seed: int = 0,
+) -> Look:
+    """The rule at one look: each pair's test on `errors` (space -> its models' errors, on the last axis), Holm over
+    the 2P directed hypotheses of all the named pairs, and a pair separates when its Holm p < alpha / looks.
+    `draws` per test: None takes enough for alpha / looks over 2P hypotheses (draws_for)."""
+    draws = draws or draws_for(2 * len(pairs), alpha / looks)
+    tests = [mean_test(errors[a], errors[b], draws, seed + i) for i, (a, b) in enumerate(pairs)]
+    p_holm = directed_holm(np.stack([t.pvalue for t in tests]))
+    return Look(tests, p_holm, p_holm < alpha / looks)
+
+
 def update_pairs(
-    states: Sequence[PairState], errors: Mapping[str, np.ndarray], look: int, threshold: float
+    states: Sequence[PairState],
+    errors: Mapping[str, np.ndarray],
+    look: int,
+    alpha: float,
+    looks: int,
 ) -> list[PairState]:
-    """The states after a look: each pair not yet separated is tested on `errors` (space -> its models' errors)
-    and separates at this look when p < threshold (alpha / L); a pair with fewer than two errors in a space waits."""
+    """The states after a look (`decide` on `errors`): a pair not yet separated takes this look's test, and its
+    look when the rule separates it; a separated pair keeps its own. A pair with fewer than two errors in a space
+    waits (p = 1 in the family)."""
+    decided = decide(errors, [(s.a, s.b) for s in states], alpha, looks, seed=look)
     updated = []
-    for state in states:
+    for state, test, p_holm, separates in zip(states, decided.tests, decided.p_holm, decided.separates, strict=True):
         if not state.separated:
-            a, b = np.asarray(errors[state.a], dtype=float), np.asarray(errors[state.b], dtype=float)
-            state = replace(state, n_a=len(a), n_b=len(b), statistic=None, pvalue=None)
-            if min(len(a), len(b)) >= 2:
-                ks = ks_test(a, b)
-                separated = look if ks.pvalue < threshold else None
-                state = replace(state, statistic=ks.statistic, pvalue=ks.pvalue, look=separated)
+            state = replace(state, n_a=len(errors[state.a]), n_b=len(errors[state.b]))
+            if min(state.n_a, state.n_b) >= 2:
+                state = replace(
+                    state,
+                    better=state.a if test.a_lower else state.b,
+                    difference=float(test.difference),
+                    statistic=float(test.statistic),
+                    pvalue=float(test.pvalue),
+                    p_holm=float(p_holm),
+                    look=look if separates else None,
+                )
         updated.append(state)
     return updated
 
 
 def describe(states: Sequence[PairState], planned: Sequence[int], made: Sequence[int], alpha: float) -> str:
-    """The outcome as markdown: looks, the correction, and per pair n, D, p, threshold and where it separated."""
-    threshold = alpha / len(planned)
+    """The outcome as markdown: looks, the rule and its guarantee, and per pair n, the mean difference, t, p, Holm
+    p, the threshold and where it separated."""
+    looks, pairs = len(planned), len(states)
+    threshold = alpha / looks
     lines = [
-        "# Sequential KS tests",
+        "# Sequential tests: grow until the named pairs separate",
         "",
         f"Looks planned (models per space): {', '.join(map(str, planned))}; made: {', '.join(map(str, made))}.",
         "",
-        f"At each look every pair not yet separated gets the two-sample KS test on its spaces' errors (plain, not "
-        f"flops-normalized); it counts as separated when p < alpha / L = {alpha:g} / {len(planned)} = "
-        f"{threshold:.4g} (Bonferroni over the L = {len(planned)} planned looks: a pair of spaces with no "
-        f"difference is declared separated with probability at most alpha = {alpha:g}). A separated pair stays "
-        "separated; its row shows the look that separated it.",
+        "At each look every named pair gets the verdict's test: the one-sided studentized bootstrap test of the "
+        f"mean error difference (Welch's t, {draws_for(2 * pairs, threshold):,} bootstrap draws; plain errors, "
+        "not flops-normalized), "
+        f"in the direction observed at that look. The {pairs} pair(s)' p-values are Holm-adjusted over their "
+        f"2 x {pairs} = {2 * pairs} directed hypotheses (each pair both ways, so the direction is paid for), and a "
+        f"pair separates when its Holm p < alpha / L = {alpha:g} / {looks} = {threshold:.4g} (L = {looks} planned "
+        f'looks). The chance of any false "better", over all the pairs and looks together, is at most alpha = '
+        f"{alpha:g}, for pairs named before looking at the data. A separated pair stays separated; its row shows "
+        "the look that separated it.",
         "",
-        "| pair | n | D | p | threshold | separated |",
-        "|---|---|---|---|---|---|",
+        "The fixed-n verdict of the report ignores the looks: after stopping here, its p-values are not valid; this "
+        "outcome is.",
+        "",
+        "| pair | n | mean difference | Welch's t | one-sided p | Holm p | threshold | separated |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in states:
-        d = "-" if s.statistic is None else f"{s.statistic:.3f}"
-        p = "-" if s.pvalue is None else f"{s.pvalue:.3g}"
-        where = f"at look {s.look} (n = {planned[s.look - 1]})" if s.separated else f"no (after {len(made)} looks)"
-        lines.append(f"| {s.a} vs {s.b} | {s.n_a} / {s.n_b} | {d} | {p} | {threshold:.4g} | {where} |")
+        tested = s.better is not None
+        lead = f"{s.better} {s.difference:.2f} points lower" if tested else "-"
+        t, p, holm = (f"{s.statistic:.2f}", f"{s.pvalue:.3g}", f"{s.p_holm:.3g}") if tested else ("-", "-", "-")
+        where = (
+            f"{s.better} better, at look {s.look} (n = {planned[s.look - 1]})"
+            if s.separated
+            else f"no (after {len(made)} looks)"
+        )
+        lines.append(
+            f"| {s.a} vs {s.b} | {s.n_a} / {s.n_b} | {lead} | {t} | {p} | {holm} | {threshold:.4g} | {where} |"
+        )
     done = all(s.separated for s in states)
     lines += ["", f"Stopped: {'every pair separated' if done else 'the last look (max-n) was reached'}."]
     return "\n".join(lines) + "\n"
@@ -166,7 +233,7 @@ def run_until_separated(
         for alias, status in zip(study.spaces, result.statuses):
             frame = load_results(Path(study.out) / "sweeps" / status.name)
             errors[alias] = frame["error"][(frame["status"] == "ok") & (frame["id"] < n)].to_numpy(dtype=float)
-        states = update_pairs(states, errors, look, alpha / len(planned))
+        states = update_pairs(states, errors, look, alpha, len(planned))
         if all(s.separated for s in states):
             break
     if study.fidelity:

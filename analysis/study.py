@@ -71,6 +71,9 @@ class Study:
     top: int = 3
     fidelity: int = DEFAULT_FIDELITY  # models per space re-run to check the budget's ranking (0: no check)
     fidelity_factor: float = DEFAULT_FACTOR
+    fidelity_reseed_long: bool = False  # re-run the long budget twice: its seed reliability, the seed-noise bound
+    min_fidelity: float | None = None  # the gate: warn when the within-space Spearman's lower end is below it
+    strict: bool = False  # and then fail (the CLI exits 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class StudyResult:
     exports: dict[str, Path]  # sweep name -> its configs file (anynet yaml; a .pycls.yaml sits beside it)
     best: dict[str, Any] | None  # the exported config of the best model over all sweeps
     notes: list[str]  # what was left out of the report or the exports, and why
+    gate: str | None = None  # the fidelity gate's WARNING line, when min_fidelity is set and not reached
 
 
 def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> list[dict[str, Any]]:
@@ -137,15 +141,21 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
 
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
-    reruns = [fidelity_plan(plan, study.fidelity, study.fidelity_factor) for plan in plans] if study.fidelity else []
+    reruns = [
+        fidelity_plan(plan, study.fidelity, study.fidelity_factor, study.fidelity_reseed_long)
+        for plan in plans
+        if study.fidelity
+    ]
     return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate, reruns))
 
 
-def fidelity_plan(plan: list[dict[str, Any]], k: int, factor: float) -> list[tuple[dict[str, Any], float]]:
+def fidelity_plan(
+    plan: list[dict[str, Any]], k: int, factor: float, reseed_long: bool = False
+) -> list[tuple[dict[str, Any], float]]:
     """What the fidelity check would re-run of a plan, for its estimate: k models of median cost, each once at
-    the same budget and once at factor x it, as (row, budget multiple) pairs."""
+    the same budget and once (twice with `reseed_long`) at factor x it, as (row, budget multiple) pairs."""
     median = sorted(plan, key=lambda row: row["flops"])[len(plan) // 2]
-    return [(median, 1.0), (median, factor)] * min(k, len(plan))
+    return [(median, 1.0), *[(median, factor)] * (2 if reseed_long else 1)] * min(k, len(plan))
 
 
 def _configs(study: Study) -> tuple[Dataset, list[SweepConfig]]:
@@ -183,6 +193,7 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
             [c.out_dir for c, _ in usable],
             study.fidelity,
             study.fidelity_factor,
+            reseed_long=study.fidelity_reseed_long,
             address=study.address,
             progress=progress,
             data=data,
@@ -192,22 +203,52 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
             for s in reruns
             if s.remaining or s.failed
         ]
-    report, exports, best = _report_and_export(usable, study, notes)
-    return StudyResult(statuses, report, exports, best, notes)
+    report, exports, best, gate = _report_and_export(usable, study, notes)
+    return StudyResult(statuses, report, exports, best, notes, gate)
 
 
 def _report_and_export(
     usable: list[tuple[SweepConfig, int]], study: Study, notes: list[str]
-) -> tuple[Report | None, dict[str, Path], dict[str, Any] | None]:
-    """The report and the exports of the usable sweeps (config, models ok), their results read once for both."""
+) -> tuple[Report | None, dict[str, Path], dict[str, Any] | None, str | None]:
+    """The report, the exports and the fidelity gate's warning of the usable sweeps (config, models ok), their
+    results read once for all."""
     from analysis.load import load_sweeps
 
     if not usable:
-        return None, {}, None
+        return None, {}, None, _gate(study, [], None)
     dirs = [c.out_dir for c, _ in usable]
     loaded = load_sweeps(dirs)
     report = _report(dirs, Path(study.out) / "report", study.seed, notes, loaded)
-    return report, *_export(usable, study.top, Path(study.out) / "configs", notes, loaded)
+    exports, best = _export(usable, study.top, Path(study.out) / "configs", notes, loaded)
+    return report, exports, best, _gate(study, dirs, loaded)
+
+
+def _gate(study: Study, dirs: list[Path], loaded: Sweeps | None) -> str | None:
+    """The fidelity gate (None without min_fidelity or a fidelity check): a WARNING line when the brief budget's
+    within-space Spearman correlation is not shown to reach min_fidelity, also when it could not be measured."""
+    from analysis.fidelity import analyse, gate, load_fidelity
+    from analysis.stats import AnalysisError
+
+    if study.min_fidelity is None or not study.fidelity:
+        return None
+    failed = f"WARNING: the fidelity check cannot pass --min-fidelity {study.min_fidelity:g}"
+    if loaded is None:
+        return f"{failed}: no sweep has two models finished ok"
+    try:
+        models = load_fidelity(dirs, loaded.names, study.fidelity_factor, loaded.frame)
+        return gate(analyse(models, seed=study.seed), study.min_fidelity)
+    except AnalysisError as e:
+        return f"{failed}: {e}"
+
+
+def check_gate(study: Study) -> None:
+    """Raise, naming the flag, unless the fidelity gate is asked for as it can work: --min-fidelity a correlation
+    in [-1, 1] with a fidelity check, --strict only with it."""
+    from analysis.fidelity import check_gate as check
+
+    check(study.min_fidelity, study.strict)
+    if study.min_fidelity is not None and not study.fidelity:
+        raise StudyError("--min-fidelity: needs the fidelity check; give --fidelity K (K of 3 or more)")
 
 
 def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sweeps | None = None) -> Report:

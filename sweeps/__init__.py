@@ -38,6 +38,7 @@ _EXPORTS = {
     "estimate": "sweeps.cost",
     "sample_plan": "sweeps.plan",
     "RESEED": "sweeps.fidelity",
+    "long_name": "sweeps.fidelity",
     "fidelity_folders": "sweeps.fidelity",
     "run_fidelity": "sweeps.fidelity",
     "SweepFolder": "sweeps.store",

@@ -47,7 +47,8 @@ def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int, n_ev
 
 
 # Seconds Ray Tune takes to start a run's trials (processes, imports, the dataset through the object store): the
-# main job's wall time less its trials' work and tails, over its 12 runs (README: the study's plan).
+# main job's wall time less its trials' work and tails, over its 12 runs (measured 2026-11-30, when each sweep and
+# re-run was its own Tune run; now the sweeps share one run and the re-runs another: sweeps.run.run_planned).
 RUN_START_S = 6.0
 # Cores that Ray's own processes (raylet, GCS, the driver's Tune loop) keep busy while trials run: on the main job
 # (2 cores, 2 trials) two models trained 13% and 18% slower under Ray Tune than in two plain processes.
@@ -162,11 +163,15 @@ class Estimate:
 
     @property
     def seconds(self) -> float:
-        """Wall time: the trials' work shared among them, plus per run (one per Cost) Tune's start and the tail
-        in which the other trials wait for the last model (half a model on average each)."""
-        runs = [c for c in self.costs + self.rerun_costs if c.images]
-        work = sum(self.model_seconds(c) for c in runs) / self.trials
-        tails = sum(self.model_seconds(c) / len(c.images) * (self.trials - 1) / (2 * self.trials) for c in runs)
+        """Wall time: the trials' work shared among them, plus per Tune run (one for the sweeps, one for their
+        re-runs: sweeps.run.run_planned) its start and the tail in which the other trials wait for the last model
+        (half an average model of the run each)."""
+        runs = [[c for c in group if c.images] for group in (self.costs, self.rerun_costs)]
+        runs = [group for group in runs if group]
+        work = sum(self.model_seconds(c) for group in runs for c in group) / self.trials
+        tails = sum(sum(self.model_seconds(c) for c in group) / sum(len(c.images) for c in group) for group in runs) * (
+            (self.trials - 1) / (2 * self.trials)
+        )
         return work + tails + len(runs) * RUN_START_S
 
     def describe(self) -> str:

@@ -1,11 +1,13 @@
 """Fidelity re-runs of a sweep: a seeded uniform random subsample of its models trained again, once at `factor`
 times the budget and once at the same budget with other training seeds, so that analysis can say how faithfully
-the brief budget ranks models (against the longer one) and how much of that is seed noise (the re-seeded run).
+the brief budget ranks models (against the longer one) and how much of that is seed noise (the re-seeded run:
+the brief budget's seed reliability). Asked for, the long run is re-seeded too (its own seed reliability).
 
 Each re-run is an ordinary sweep folder inside the sweep's, durable and resumable like any sweep:
 
-    <sweep>/fidelity/reseed/    the same budget, training seeds from another stream
-    <sweep>/fidelity/x4/        4 x the budget (for factor 4), training seeds from a third stream
+    <sweep>/fidelity/reseed/      the same budget, training seeds from another stream
+    <sweep>/fidelity/x4/          4 x the budget (for factor 4), training seeds from a third stream
+    <sweep>/fidelity/x4-reseed/   only when asked (reseed_long): 4 x the budget again, seeds from a fourth stream
 
 Its plan holds the chosen models with their ids in the sweep, so records line up by id. The subsample is a
 random key per model (fixed by the sweep's seed and the model's id) taken over the models that finished ok,
@@ -30,13 +32,13 @@ if TYPE_CHECKING:
 
 FOLDER = "fidelity"
 RESEED = "reseed"
-RESEED_STREAM, LONG_STREAM = 1, 2
+RESEED_STREAM, LONG_STREAM, LONG_RESEED_STREAM = 1, 2, 3
 SUBSAMPLE_STREAM = 7919  # the subsample's keys come from their own stream of the sweep's seed
 
 
-def long_name(factor: float) -> str:
-    """The folder of the longer re-run: x4 for factor 4, x2.5 for 2.5."""
-    return f"x{factor:g}"
+def long_name(factor: float, reseeded: bool = False) -> str:
+    """The folder of the longer re-run: x4 for factor 4, x2.5 for 2.5; x4-reseed for its re-seeded twin."""
+    return f"x{factor:g}-{RESEED}" if reseeded else f"x{factor:g}"
 
 
 def scaled(recipe: Recipe, factor: float) -> Recipe:
@@ -63,9 +65,12 @@ def subsample(folder: SweepFolder, seed: int, k: int) -> list[int]:
     return sorted(ok, key=keys.__getitem__)[:k]
 
 
-def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
-    """Open (or start, or grow) a sweep's two re-run folders for a subsample of k models; returns (config, folder,
-    plan) of each, the plans written. Models chosen before stay in the plan."""
+def prepare_fidelity(
+    path: str | Path, k: int, factor: float, reseed_long: bool = False
+) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
+    """Open (or start, or grow) a sweep's re-run folders for a subsample of k models (two; three with
+    `reseed_long`); returns (config, folder, plan) of each, the plans written. Models chosen before stay in the
+    plan."""
     if k < 2:
         raise SweepError(f"k: at least 2 models per sweep for a rank correlation, got {k}")
     if not factor > 1:
@@ -76,11 +81,11 @@ def prepare_fidelity(path: str | Path, k: int, factor: float) -> list[tuple[Swee
     if len(chosen) < 2:
         raise SweepError(f"{source.path}: {len(chosen)} model(s) finished ok; the fidelity check needs at least 2")
     rows = {row["id"]: row for row in source.plan()}
+    runs = [(RESEED, RESEED_STREAM, config.recipe), (long_name(factor), LONG_STREAM, scaled(config.recipe, factor))]
+    if reseed_long:
+        runs.append((long_name(factor, reseeded=True), LONG_RESEED_STREAM, scaled(config.recipe, factor)))
     work = []
-    for name, stream, recipe in (
-        (RESEED, RESEED_STREAM, config.recipe),
-        (long_name(factor), LONG_STREAM, scaled(config.recipe, factor)),
-    ):
+    for name, stream, recipe in runs:
         folder = SweepFolder(source.path / FOLDER / name)
         rerun = replace(config, name=f"{config.name}-{name}", out_dir=folder.path, recipe=recipe, stream=stream)
         old: list[int] = []
@@ -111,21 +116,23 @@ def run_fidelity(
     k: int = 8,
     factor: float = 4.0,
     *,
+    reseed_long: bool = False,
     address: str | None = None,
     progress: bool = True,
     data: Dataset | None = None,
 ) -> list[Any]:
-    """Re-run a subsample of k models of each sweep (same budget re-seeded, and factor x the budget) in one Ray
-    session; returns the re-run folders' statuses (sweeps.status.SweepStatus), two per sweep. `data`: the sweeps'
-    dataset if already loaded; each sweep's validation split is applied to it."""
+    """Re-run a subsample of k models of each sweep (same budget re-seeded, factor x the budget, and with
+    `reseed_long` factor x the budget re-seeded) in one Ray session; returns the re-run folders' statuses
+    (sweeps.status.SweepStatus), two or three per sweep. `data`: the sweeps' dataset if already loaded; each
+    sweep's validation split is applied to it."""
     from sweeps.run import run_planned
 
-    work = [item for path in paths for item in prepare_fidelity(path, k, factor)]
+    work = [item for path in paths for item in prepare_fidelity(path, k, factor, reseed_long)]
     return run_planned(work, address=address, progress=progress, data=data)
 
 
 def fidelity_folders(path: str | Path) -> dict[str, SweepFolder]:
-    """A sweep's re-run folders that exist, by name (reseed, x4, ...)."""
+    """A sweep's re-run folders that exist, by name (reseed, x4, x4-reseed, ...)."""
     root = Path(path) / FOLDER
     if not root.is_dir():
         return {}

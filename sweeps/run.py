@@ -56,7 +56,7 @@ def run_sweeps(
     progress: bool = True,
     data: Dataset | None = None,
 ) -> list[SweepStatus]:
-    """Several sweeps one after another in one Ray session (started once, and only if one of them has work).
+    """Several sweeps in one Ray session (started only if one of them has work), trained together (run_planned).
 
     Every plan is written before any training, so an interruption anywhere resumes from the records. `data`: the
     sweeps' dataset if already loaded (each sweep's validation split is applied to it, as in `sweep_data`)."""
@@ -77,12 +77,20 @@ def run_planned(
 ) -> list[SweepStatus]:
     """Train every model of each (config, folder, plan) without a final record in its folder, in one Ray session
     (started only if there is work); the plans are already written. Returns each folder's status. `data`: the
-    configs' dataset if already loaded (each config's validation split is applied to it, as in `sweep_data`)."""
-    pending = [[row for row in plan if row["id"] not in folder.final_ids()] for _, folder, plan in work]
+    configs' dataset if already loaded (each config's validation split is applied to it, as in `sweep_data`).
+
+    The pending models of all the configs train in one Tune run (one per distinct resource grant: CPUs and GPUs
+    per trial, and max_concurrent), longest first over all of them, so Tune's start and the idle tail of a run are
+    paid once, not once per sweep."""
+    pending = []
+    for _, folder, plan in work:
+        final = folder.final_ids()  # once per folder: it reads results.jsonl
+        pending.append([row for row in plan if row["id"] not in final])
     if any(pending):
-        from sweeps.tune_trials import ray_session, run_trials  # imports Ray: only when there is work
+        from sweeps.tune_trials import Trials, ray_session, run_trials  # imports Ray: only when there is work
 
         datasets: dict[tuple, Dataset] = {}
+        groups: dict[tuple, list[tuple[Trials, list[dict[str, Any]]]]] = {}
         with ray_session(address or work[0][0].address):
             for (config, folder, plan), rows in zip(work, pending):
                 if not rows:
@@ -90,9 +98,18 @@ def run_planned(
                 key = (config.dataset, config.data_dir, config.val_split, config.seed)
                 if key not in datasets:
                     datasets[key] = sweep_data(config, data)
-                split = datasets[key]
-                # Longest first, so the last trials to finish are short ones and no slot idles long at the end.
-                cost = training_cost(rows, config.recipe, len(split.train_y)).macs
-                order = [row["id"] for _, row in sorted(zip(cost, rows), key=lambda pair: -pair[0])]
-                run_trials(config, folder, plan, order, split, progress)
+                grant = (config.resources, config.max_concurrent)
+                groups.setdefault(grant, []).append((Trials(config, folder, plan, datasets[key]), rows))
+            for group in groups.values():
+                run_trials([trials for trials, _ in group], longest_first(group), progress)
     return [sweep_status(folder.path) for _, folder, _ in work]
+
+
+def longest_first(group: list[tuple[Any, list[dict[str, Any]]]]) -> list[tuple[int, int]]:
+    """(sweep index, model id) of every pending row of the group's sweeps, the costliest training first (ties in
+    sweep and plan order), so the last models to finish are short ones and no slot idles long at the end."""
+    costed = []
+    for k, (trials, rows) in enumerate(group):
+        cost = training_cost(rows, trials.config.recipe, len(trials.data.train_y)).macs
+        costed += [(-c, k, row["id"]) for c, row in zip(cost, rows)]
+    return [(k, model_id) for _, k, model_id in sorted(costed, key=lambda item: item[0])]

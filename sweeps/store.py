@@ -3,7 +3,7 @@
     sweep.yaml      the sweep's settings (rewritten atomically when n grows)
     plan.jsonl      one line per planned model: id, spec, complexity (rewritten atomically when n grows)
     results.jsonl   one line per finished model, appended, flushed and fsynced as each one ends
-    ray/            Ray Tune's own files, one folder per run
+    ray/            Ray Tune's own files, one folder per Tune run (in the first sweep's folder of a run)
 
 A crash can leave at most a torn last line in results.jsonl; reading skips it (the model then runs again).
 """

@@ -1,11 +1,16 @@
-"""Running a sweep on Ray Tune: long-lived workers take model ids from a dispatcher; the driver records each model.
+"""Running sweeps on Ray Tune: long-lived workers take models from a dispatcher; the driver records each model.
 
 A Tune trial per model would pay Ray's per-trial cost (a worker process, imports, the dataset fetched again: ~5 s
 each on a 2-core machine) once per model. Instead each Tune trial is a worker holding one resource grant; it
 fetches the dataset once (from Ray's object store) and trains model after model, reporting each record as a Tune
-result. The driver's callback appends the record to results.jsonl durably when it arrives. Tune stays the engine,
-so the same code runs on a local Ray or an existing cluster, places workers by their CPU/GPU grants, and
-restarts a worker whose process died; the model it held goes back to the queue, charged one attempt.
+result. The driver's callback appends the record to its sweep's results.jsonl durably when it arrives. Tune stays
+the engine, so the same code runs on a local Ray or an existing cluster, places workers by their CPU/GPU grants,
+and restarts a worker whose process died; the model it held goes back to the queue, charged one attempt.
+
+One Tune run trains the pending models of several sweeps that share a resource grant (a study's sweeps, or its
+fidelity re-runs): one queue over all of them, longest first, so that Tune's start and the idle tail at the end
+(the last model running while other slots wait) are paid once per run rather than once per sweep. Every worker
+holds every sweep's Job and the dataset splits they train on; each record goes to its own sweep's folder.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import socket
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,7 +38,7 @@ from anynet.spec import AnyNetSpec
 from sweeps.config import SweepConfig, SweepError
 from sweeps.data import Dataset
 from sweeps.dispatch import Dispatcher
-from sweeps.progress import Progress
+from sweeps.progress import Bars
 from sweeps.faults import inject_fault
 from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
@@ -52,7 +58,7 @@ def model_seed(sweep_seed: int, model_id: int, attempt: int, stream: int = 0) ->
 
 @dataclass(frozen=True)
 class Job:
-    """What every worker needs: the plan, the recipe and how to run (shipped once through the object store)."""
+    """What a worker needs for one sweep: its plan, recipe and how to run (shipped once through the object store)."""
 
     plan: list[dict[str, Any]]
     recipe: Recipe
@@ -115,11 +121,12 @@ def planned(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("id", "spec", "flops", "params", "acts", "recipe") if k in row}
 
 
-def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
-    """One Tune trial: take models from the dispatcher until none are left, reporting each record."""
+def worker(config: dict[str, Any], jobs: tuple[Job, ...], data: tuple[Dataset, ...], split: tuple[int, ...]) -> None:
+    """One Tune trial: take models (of any of the run's sweeps) from the dispatcher until none are left, reporting
+    each record with its sweep's index. Sweep k trains on data[split[k]]."""
     me = tune.get_context().get_trial_id()
-    dispatcher = ray.get_actor(job.dispatcher, namespace=job.namespace)
-    plan = {row["id"]: row for row in job.plan}
+    dispatcher = ray.get_actor(jobs[0].dispatcher, namespace=jobs[0].namespace)
+    plans = [{row["id"]: row for row in job.plan} for job in jobs]
     while True:
         item = ray.get(dispatcher.take.remote(me))
         if item is None:
@@ -127,11 +134,13 @@ def worker(config: dict[str, Any], job: Job, data: Dataset) -> None:
         if item == "wait":
             time.sleep(WAIT_S)
             continue
-        model_id, first = item
-        record = train_model(
-            plan[model_id], first, job, data, lambda a, i=model_id: ray.get(dispatcher.attempt.remote(me, i, a))
-        )
-        tune.report({"record": {**record, "worker": me}})
+        sweep, model_id, first = item
+
+        def on_attempt(attempt: int, sweep: int = sweep, model_id: int = model_id) -> None:
+            ray.get(dispatcher.attempt.remote(me, sweep, model_id, attempt))
+
+        record = train_model(plans[sweep][model_id], first, jobs[sweep], data[split[sweep]], on_attempt)
+        tune.report({"record": {**record, "worker": me}, "sweep": sweep})
 
 
 @contextmanager
@@ -150,55 +159,81 @@ def ray_session(address: str | None) -> Iterator[None]:
             ray.shutdown()
 
 
-def run_trials(
-    config: SweepConfig,
-    folder: SweepFolder,
-    plan: list[dict[str, Any]],
-    pending: list[int],
-    data: Dataset,
-    progress: bool,
-) -> None:
-    """Train the pending models of the plan (in the order given) on Ray Tune, recording each as it ends. Ray must
-    already be connected: the caller opens one `ray_session` for all its sweeps (sweeps.run.run_planned)."""
+@dataclass(frozen=True)
+class Trials:
+    """One sweep's part of a Tune run: its config, folder and plan, and the dataset split it trains on."""
+
+    config: SweepConfig
+    folder: SweepFolder
+    plan: list[dict[str, Any]]
+    data: Dataset
+
+
+def run_trials(sweeps: list[Trials], order: list[tuple[int, int]], progress: bool) -> None:
+    """Train the models `order` names, (sweep index, model id) pairs, in that order, on one Ray Tune run, recording
+    each in its sweep's folder as it ends. The sweeps must share their trials' resources (CPUs, GPUs) and
+    max_concurrent: one grant for every worker. Ray must already be connected: the caller opens one `ray_session`
+    for all its sweeps (sweeps.run.run_planned). Tune's own files go to the first sweep's folder (ray/)."""
+    first = sweeps[0].config
+    grants = {(s.config.resources, s.config.max_concurrent) for s in sweeps}
+    if len(grants) > 1:
+        raise ValueError(f"one Tune run holds one resource grant; these sweeps ask for {len(grants)}")
     namespace = f"anynet-{os.getpid()}-{time.time_ns()}"
-    name = f"dispatcher-{config.name}"
-    dispatcher = (
-        ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(pending, config.retries + 1)
+    name = f"dispatcher-{first.name}"
+    attempts = [s.config.retries + 1 for s in sweeps]
+    dispatcher = ray.remote(Dispatcher).options(name=name, namespace=namespace, num_cpus=0).remote(order, attempts)
+    workers = _worker_count(first, len(order), ray.cluster_resources())
+    splits: list[Dataset] = []  # each distinct dataset split once: shipped once, fetched once per worker
+    for s in sweeps:
+        if not any(s.data is d for d in splits):
+            splits.append(s.data)
+    jobs = tuple(
+        Job(
+            plan=s.plan,
+            recipe=s.config.recipe,
+            sweep_seed=s.config.seed,
+            stream=s.config.stream,
+            attempts=s.config.retries + 1,
+            device="cuda" if s.config.resources.gpus else "cpu",
+            threads=s.config.resources.threads,
+            dispatcher=name,
+            namespace=namespace,
+            measure=_measure(s.config),
+        )
+        for s in sweeps
     )
-    workers = _worker_count(config, len(pending), ray.cluster_resources())
-    job = Job(
-        plan=plan,
-        recipe=config.recipe,
-        sweep_seed=config.seed,
-        stream=config.stream,
-        attempts=config.retries + 1,
-        device="cuda" if config.resources.gpus else "cpu",
-        threads=config.resources.threads,
-        dispatcher=name,
-        namespace=namespace,
-        measure=_measure(config),
+    split = tuple(next(i for i, d in enumerate(splits) if s.data is d) for s in sweeps)
+    pending = Counter(k for k, _ in order)
+    starting = Counter(k for k, _ in order[:workers])
+    bars = Bars(
+        [(s.config.name, len(s.plan), len(s.plan) - pending[k], starting[k]) for k, s in enumerate(sweeps)],
+        enabled=progress,
     )
-    bar = Progress(total=len(plan), done=len(plan) - len(pending), running=workers, enabled=progress, name=config.name)
-    recorder = Recorder(folder, plan, dispatcher, bar)
+    recorder = Recorder(sweeps, dispatcher, bars)
     trainable = tune.with_resources(
-        tune.with_parameters(worker, job=job, data=data),
-        {"cpu": config.resources.cpus, "gpu": config.resources.gpus},
+        tune.with_parameters(worker, jobs=jobs, data=tuple(splits), split=split),
+        {"cpu": first.resources.cpus, "gpu": first.resources.gpus},
     )
+    # A worker restarts after each death; every death charges one sweep's model an attempt, so a run of several
+    # sweeps allows more of them per worker (one sweep: retries + 2, as a Tune run per sweep had).
+    deaths = len(sweeps) * (max(s.config.retries for s in sweeps) + 1) + 1
     tuner = tune.Tuner(
         trainable,
         param_space={"worker": tune.grid_search(list(range(workers)))},
         tune_config=tune.TuneConfig(max_concurrent_trials=workers),
         run_config=tune.RunConfig(
             name=f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}",
-            storage_path=str((folder.path / "ray").resolve()),
+            storage_path=str((sweeps[0].folder.path / "ray").resolve()),
             callbacks=[recorder],
             verbose=0,
-            failure_config=tune.FailureConfig(max_failures=config.retries + 2),
+            failure_config=tune.FailureConfig(max_failures=deaths),
         ),
     )
-    tuner.fit()
-    bar.close()
-    ray.kill(dispatcher)
+    try:
+        tuner.fit()
+    finally:
+        bars.close()
+        ray.kill(dispatcher)
 
 
 def _measure(config: SweepConfig) -> Any:
@@ -226,25 +261,36 @@ def _worker_count(config: SweepConfig, pending: int, cluster: dict[str, float]) 
 
 
 class Recorder(tune.Callback):
-    """The driver's Tune callback: appends each arriving record, and charges a dead worker's model an attempt."""
+    """The driver's Tune callback: appends each arriving record to its sweep's folder, and charges a dead worker's
+    model an attempt."""
 
-    def __init__(self, folder: SweepFolder, plan: list[dict[str, Any]], dispatcher: Any, bar: Progress) -> None:
-        self.folder, self.dispatcher, self.bar = folder, dispatcher, bar
-        self.plan = {row["id"]: row for row in plan}
-        self.final = folder.final_ids()
+    REFRESH_S = 1.0  # how often the progress lines ask the dispatcher what runs
 
-    def record(self, record: dict[str, Any]) -> None:
-        if record["id"] in self.final:
+    def __init__(self, sweeps: list[Trials], dispatcher: Any, bars: Bars) -> None:
+        self.folders = [s.folder for s in sweeps]
+        self.plans = [{row["id"]: row for row in s.plan} for s in sweeps]
+        self.final = [s.folder.final_ids() for s in sweeps]
+        self.dispatcher, self.bars = dispatcher, bars
+        self.shown = time.monotonic()
+
+    def record(self, sweep: int, record: dict[str, Any]) -> None:
+        if record["id"] in self.final[sweep]:
             return  # already recorded (a result can arrive twice only if a worker died right after reporting)
-        self.folder.append(record)
-        self.final.add(record["id"])
-        self.bar.update(record)
+        self.folders[sweep].append(record)
+        self.final[sweep].add(record["id"])
+        self.bars[sweep].update(record)
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if self.bars.enabled and time.monotonic() - self.shown >= self.REFRESH_S:
+            self.shown = time.monotonic()
+            self.bars.set_running(ray.get(self.dispatcher.busy.remote()))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         record = result.get("record")
         if record is not None:
-            self.record(record)
-            self.dispatcher.finish.remote(trial.trial_id, record["id"])
+            sweep = result["sweep"]
+            self.record(sweep, record)
+            self.dispatcher.finish.remote(trial.trial_id, sweep, record["id"])
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._lost(trial)
@@ -256,17 +302,18 @@ class Recorder(tune.Callback):
         item = ray.get(self.dispatcher.lost.remote(trial.trial_id))
         if item is None:
             return
-        model_id, attempt = item
+        sweep, model_id, attempt = item
         lines = str(trial.get_error() or "").strip().splitlines()
         message = f"worker died: {lines[-1] if lines else 'its process ended'}"
         self.record(
+            sweep,
             {
-                **planned(self.plan[model_id]),
+                **planned(self.plans[sweep][model_id]),
                 "status": "failed",
                 "message": message,
                 "attempts": attempt,
                 "failures": [message],
                 "result": None,
                 "finished_at": now(),
-            }
+            },
         )

@@ -30,7 +30,7 @@ def _ray_environment():
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    assert not processes_with(f"RAY_TMPDIR={folder}", wait=5)
+    assert not processes_with(f"RAY_TMPDIR={folder}", wait=120)
 
 
 def processes_with(marker: str, wait: float = 0) -> list[int]:

@@ -30,18 +30,86 @@ def test_ks_finds_a_shift_and_rarely_flags_one_distribution():
     assert false_alarms <= 20  # a 5% test: expect about 10 of 200, allow twice that
 
 
-def test_weighted_ks_with_equal_weights_matches_the_plain_statistic():
-    rng = np.random.default_rng(1)
-    a, b = rng.normal(size=50), rng.normal(0.5, size=70)
-    plain, weighted = ks_test(a, b), ks_test(a, b, np.ones(50), np.ones(70))
-    assert weighted.statistic == pytest.approx(plain.statistic)
-    assert weighted.pvalue == pytest.approx(stats_asymptotic(plain.statistic, 50, 70), rel=1e-9)
-
-
-def stats_asymptotic(d, n, m):
+def test_normalized_ks_in_one_bin_is_the_plain_test_by_permutation():
     from scipy import stats
 
-    return stats.kstwobign.sf(np.sqrt(n * m / (n + m)) * d)
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=50), rng.normal(0.3, size=70)
+    plain, one_bin = ks_test(a, b), ks_test(a, b, np.zeros(50, int), np.zeros(70, int))
+    assert one_bin.statistic == pytest.approx(plain.statistic)
+    exact = stats.ks_2samp(a, b, method="exact").pvalue
+    assert 0.02 < exact < 0.5 and one_bin.pvalue == pytest.approx(exact, abs=0.02)  # 4,999 permutations
+    assert ks_test(a, b, np.zeros(50, int), np.zeros(70, int)) == one_bin  # seeded
+    far = ks_test(a, b + 10, np.zeros(50, int), np.zeros(70, int), resamples=99)
+    assert far.statistic == pytest.approx(1) and far.pvalue == 1 / 100  # (1 + #{D* >= D}) / (1 + resamples)
+
+
+def test_normalized_ks_statistic_is_the_gap_between_the_plotted_normalized_edfs():
+    from analysis.stats import bin_index
+
+    rng = np.random.default_rng(7)
+    fa, fb = rng.uniform(1, 8, 80), 1 + 7 * rng.beta(1, 3, 60)
+    a, b = 50 - 3 * fa + rng.normal(size=80), 50 - 3 * fb + rng.normal(size=60)
+    wa, wb = normalized_weights(fa, 4, 1.5, 7), normalized_weights(fb, 4, 1.5, 7)
+    points = np.concatenate([a, b])
+    gap = np.max(np.abs(edf(a, points, wa) - edf(b, points, wb)))
+    test = ks_test(a, b, bin_index(fa, 4, 1.5, 7), bin_index(fb, 4, 1.5, 7))
+    assert test.statistic == pytest.approx(gap) and 0 < test.pvalue <= 1
+    assert ks_test(a, b).statistic != pytest.approx(gap)  # not the plain statistic
+    with pytest.raises(AnalysisError, match="strata of both samples or of neither"):
+        ks_test(a, b, bin_index(fa, 4, 1.5, 7))
+    with pytest.raises(AnalysisError, match="every bin must hold models of both samples"):
+        ks_test(a, b, np.zeros(80, int), np.ones(60, int))
+
+
+def test_bins_are_log_spaced_where_the_range_spans_more_than_2x():
+    from analysis.stats import bin_edges, bin_index
+
+    assert np.allclose(bin_edges(4, 1, 16), [1, 2, 4, 8, 16])  # 16x: log-spaced
+    assert np.allclose(bin_edges(4, 10, 20), [10, 12.5, 15, 17.5, 20])  # 2x: equal-width
+    assert np.allclose(bin_edges(2, 0, 20), [0, 10, 20])  # from 0: equal-width
+    assert bin_index(np.array([0.5, 1, 1.9, 2, 15.9, 16, 17]), 4, 1, 16).tolist() == [-1, 0, 0, 1, 3, 3, -1]
+
+
+def test_log_spaced_bins_leave_less_bias_than_equal_width_ones_over_a_wide_range():
+    from analysis.stats import bin_edges
+
+    rng = np.random.default_rng(8)
+    gaps = {"log": [], "equal": []}
+    for _ in range(50):  # a null: error falls with log flops; over 0.1-6.4, a samples flops log-uniform, b uniform
+        fa, fb = 0.1 * 2 ** rng.uniform(0, 6, 400), rng.uniform(0.1, 6.4, 400)
+        a, b = 40 - 4 * np.log2(fa) + rng.normal(size=400), 40 - 4 * np.log2(fb) + rng.normal(size=400)
+        low, high = max(fa.min(), fb.min()), min(fa.max(), fb.max())
+        for kind, edges in (("log", bin_edges(10, low, high)), ("equal", np.linspace(low, high, 11))):
+            means = [normalized_mean(f, e, edges) for f, e in ((fa, a), (fb, b))]
+            gaps[kind].append(means[1] - means[0])
+    log, equal = abs(np.mean(gaps["log"])), abs(np.mean(gaps["equal"]))
+    assert equal > 0.1 and log < equal / 2  # error points between the spaces' normalized mean errors
+
+
+def normalized_mean(flops, errors, edges):
+    """The mean error with each bin of `edges` weighted equally (every bin must hold a model)."""
+    index = np.searchsorted(edges, flops, side="right") - 1
+    index[flops == edges[-1]] = len(edges) - 2
+    inside = (flops >= edges[0]) & (flops <= edges[-1])
+    counts = np.bincount(index[inside], minlength=len(edges) - 1)
+    assert (counts > 0).all()
+    return np.mean(np.bincount(index[inside], weights=errors[inside], minlength=len(edges) - 1) / counts)
+
+
+def test_fewer_than_5_bins_warn():
+    from analysis.stats import FewBinsWarning, normalize
+
+    rng = np.random.default_rng(9)
+    values = {"a": rng.uniform(10, 20, 50), "b": rng.uniform(10, 20, 50)}
+    with pytest.warns(FewBinsWarning, match="only 3 bins .*barely corrects for flops"):
+        few = normalize(values, 3, "flops")
+    assert few.spacing == "equal-width" and "3 equal-width bins over the shared flops range" in few.words
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enough = normalize(values, metric="flops")
+    assert enough.bins == 10 and enough.warning == ""
+    assert normalize({"a": np.linspace(1, 9, 60), "b": np.linspace(1, 9, 60)}).spacing == "log-spaced"
 
 
 def test_normalized_weights_give_every_bin_equal_mass():
@@ -79,12 +147,43 @@ def test_bootstrap_interval_covers_a_planted_best_region():
     assert boot.error_low <= boot.error_median <= boot.error_high
 
 
+def test_the_best_of_a_random_quarter_reaches_the_observed_minimum_at_its_low_end():
+    errors = np.random.default_rng(6).uniform(20, 60, 200)
+    boot = bootstrap_best(pd.DataFrame({"error": errors}), [])
+    assert boot.error_low == errors.min() < boot.error_median  # a quarter holds the best model ~22% of the time
+
+
 def test_search_efficiency_improves_with_more_models():
     errors = np.random.default_rng(4).uniform(10, 50, 64)
     table = search_efficiency(errors, draws=500)
     assert table.m.tolist() == [1, 2, 4, 8, 16, 32, 64]
     assert table["mean"].is_monotonic_decreasing and table["mean"].iloc[0] == pytest.approx(errors.mean(), abs=2)
     assert (table.low <= table["mean"]).all() and (table["mean"] <= table.high).all()
+
+
+def test_edf_band_is_simultaneous_at_kish_effective_n():
+    from scipy import stats
+
+    from analysis.stats import edf_band
+
+    errors = np.random.default_rng(10).normal(40, 3, 64)
+    at = np.sort(errors)
+    low, high = edf_band(errors, at)
+    inner = (low > 0) & (high < 1)
+    assert np.allclose((high - low)[inner] / 2, stats.kstwo.ppf(0.95, 64))
+    weights = np.where(np.arange(64) < 32, 1.0, 3.0)
+    weights[:4] = 0  # left out: 28 models of weight 1 and 32 of weight 3 remain
+    low, high = edf_band(errors, at, weights)
+    inner = (low > 0) & (high < 1)
+    assert np.allclose((high - low)[inner] / 2, stats.kstwo.ppf(0.95, 48))  # Kish: 124^2 / 316 = 48.7
+    assert np.all(low <= edf(errors, at, weights / weights.sum()) + 1e-12)
+
+
+def test_edf_legend_counts_the_effective_n_of_the_models_in_range():
+    values = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    assert plots.edf_label("a", values, None) == "a (n=5, min 10.00, mean 30.00)"
+    weights = np.array([0.0, 0.5, 0.25, 0.25, 0.0])  # 10 and 50 outside the shared range
+    assert plots.edf_label("a", values, weights) == "a (effective n=3 of 3, min 20.00, mean 27.50)"
 
 
 def png_size(path):
@@ -184,11 +283,17 @@ def test_the_report_builds_from_real_sweeps(two_sweeps, tmp_path):
     table = pd.read_csv(out / "table.csv")
     assert table.sweep.tolist() == ["anynetx_a", "anynetx_e"]
     assert {"min_error", "min_error_low", "min_error_high", "ks_norm_vs_anynetx_e"} <= set(table.columns)
-    assert (table.ok == 8).all() and "KS tests" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert (table.ok == 8).all() and "KS tests" in summary
+    assert "(best of a random quarter of the models: median [2.5%, 97.5%] " in summary
+    assert "Warning: normalized by flops with only 1 bin (fewer than 5): the normalization then barely" in summary
+    assert "Normalized by flops: 1 log-spaced bin over the shared flops range" in summary  # 1M-6M: log-spaced
+    assert "best of a random quarter of the models: median [2.5%, 97.5%]</th>" in page
+    assert "simultaneous 95% band" in page and "95% bootstrap" not in page
     assert (table.median_e_fit >= 0).all() and (out / "e_fit.png").is_file() and (out / "s1_e_fit.png").is_file()
     single = compare([two_sweeps[0]], tmp_path / "one")  # a single sweep works too
     assert len(single.table) == 1 and (tmp_path / "one" / "edf.png").is_file()
     with pytest.raises(AnalysisError, match="normalize: 'macs' is not one of flops, params, acts"):
         compare(two_sweeps, tmp_path / "bad", normalize="macs")
-    with pytest.raises(AnalysisError, match=r"normalized by params: bin \d+ of 8 .* holds no model; use fewer bins"):
+    with pytest.raises(AnalysisError, match=r"normalized by params: \w+: bin \d+ of 8 .* holds no model; use fewer"):
         compare(two_sweeps, tmp_path / "bad", normalize="params", bins=8)  # 8 models cannot fill 8 bins each

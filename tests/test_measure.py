@@ -44,7 +44,7 @@ def test_measure_options_set_threads_batch_and_leave_the_process_as_it_was(data)
     result = train(TINY, data, QUICK, threads=2, measure=Measure(threads=1, throughput_batch=16, budget_s=0.05))
     assert result.measure_threads == 1 and result.threads == 2 and torch.get_num_threads() == 2
     assert result.throughput_batch == 16 and result.latency_ms > 0
-    failed = train(TINY, data, Recipe(images=256, batch_size=32, lr=1e6), threads=1, measure=True)
+    failed = train(TINY, data, Recipe(images=256, batch_size=32, lr=1e30), threads=1, measure=True)  # overflows
     assert failed.status == "diverged" and failed.latency_ms is None  # only models that trained ok are measured
 
 
@@ -131,7 +131,6 @@ def test_every_record_of_a_new_sweep_is_measured(tmp_path, ray_env):
         env=ray_env,
         capture_output=True,
         text=True,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     records = SweepFolder(tmp_path / "measured").records()

@@ -17,10 +17,28 @@ def readme_commands() -> list[str]:
     return re.findall(r"```bash\n(.+?)\n```", README)
 
 
-def test_ci_runs_the_readme_test_command():
+def ci_commands() -> list[str]:
+    """.ci/run's commands: its lines less comments, blank lines, the shell's settings and the dataset step."""
+    text = re.sub(r"^if \[ ! -d /usr/share/datasets/fashion-mnist \].*?^fi$", "", "\n".join(CI), flags=re.M | re.S)
+    skip = ("#", "set -", "cd ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(skip)]
+
+
+def test_ci_runs_the_readme_test_command_and_nothing_else():
+    """The whole line, installs included: a newcomer who pastes it gets what CI tests (the dataset aside)."""
     tests = [c for c in readme_commands() if "pytest" in c]
     assert len(tests) == 1
-    assert tests[0] in CI
+    assert ci_commands() == [tests[0]]
+
+
+def test_the_test_command_installs_the_reference_libraries():
+    """The cross-library tests need pycls, timm and torchvision: the test command installs them, without their
+    dependencies (which would replace the CPU torch)."""
+    steps = [c for c in readme_commands() if "pytest" in c][0].split(" && ")
+    assert "python -m pip install --no-deps -r tests/reference-libs.txt" in steps
+    assert steps[-1] == "python -m pytest"
+    listed = (ROOT / "tests" / "reference-libs.txt").read_text()
+    assert all(f"{name}==" in listed for name in ("pycls", "timm", "torchvision"))
 
 
 def test_the_readme_main_job_is_the_default_study_installed_as_ci_installs():

@@ -79,6 +79,9 @@ def test_the_estimate_adds_training_evaluation_and_overhead_per_trial():
     guess = Estimate([cost], Rate(100.0, 50.0, 1.0, 2), 2, [rerun])
     # work (4 + 2 + 2 and 4 + 2 + 1 s) over 2 trials, a tail of a quarter model per run, Tune's start per run
     assert guess.seconds == pytest.approx((8 + 7) / 2 + 8 / 2 / 4 + 7 / 4 + 2 * RUN_START_S)
+    # two sweeps train in one Tune run: one start, one tail of an average model of both
+    both = Estimate([cost, rerun], Rate(100.0, 50.0, 1.0, 2), 2)
+    assert both.seconds == pytest.approx((8 + 7) / 2 + 15 / 3 / 4 + RUN_START_S)
     assert (
         "measured with 2 trial(s) at once" in guess.describe()
         and "(given)" in Estimate([cost], Rate.given(100.0, 1), 1).describe()

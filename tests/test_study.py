@@ -31,10 +31,8 @@ REDUCED = [
 ]
 
 
-def anynet(*args, env=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
+def anynet(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True)
 
 
 def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):

@@ -32,7 +32,7 @@ def sweep_file(tmp_path: Path, name: str, **fields) -> Path:
 
 def anynet(*args: str, env: dict, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True, timeout=300, **kwargs
+        [sys.executable, "-m", "anynet.cli", *args], env=env, capture_output=True, text=True, **kwargs
     )
 
 
@@ -75,8 +75,7 @@ def test_sigkill_of_the_driver_then_resume_trains_each_model_once(tmp_path, ray_
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and driver.poll() is None:
+    while driver.poll() is None:  # however slow the machine: wait for two records, then kill
         if results.is_file() and len(results.read_text().splitlines()) >= 2:
             break
         time.sleep(0.1)

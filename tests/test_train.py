@@ -123,7 +123,7 @@ def test_several_epochs_and_a_validation_split():
 
 
 def test_divergence_stops_early_and_still_evaluates(data):
-    result = train(TINY, data, Recipe(images=4096, batch_size=32, lr=1e6), threads=2)
+    result = train(TINY, data, Recipe(images=4096, batch_size=32, lr=1e30), threads=2)
     assert result.status == "diverged" and "non-finite training loss at step" in result.message
     assert result.steps < 128 and result.error is not None and result.error > 50
     assert not math.isfinite(result.epochs[-1]["train_loss"])

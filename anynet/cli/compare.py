@@ -23,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--bins", type=int, help="bins for the normalized EDF (default: the most, up to 10, that every sweep fills)"
     )
     parser.add_argument("--names", nargs="+", metavar="NAME", help="labels for the sweeps (default: their names)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap draws and permutations (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     report = compare(args.dirs, args.out, normalize=args.normalize, bins=args.bins, names=args.names, seed=args.seed)
     for _, row in report.table.iterrows():
         print(
-            f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% "
-            f"[{row.min_error_low:.2f}, {row.min_error_high:.2f}], mean {row.mean_error:.2f}%"
+            f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% (best of a random "
+            f"quarter of the models: median {row.min_error_median:.2f}% [{row.min_error_low:.2f}, "
+            f"{row.min_error_high:.2f}]), mean {row.mean_error:.2f}%"
         )
     if report.bins:
         print(f"normalized by {', '.join(args.normalize)} ({report.bins} bins for {args.normalize[0]})")

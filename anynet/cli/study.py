@@ -60,6 +60,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"budget multiple of the fidelity check's long re-run (default {DEFAULT_FACTOR:g})",
     )
     parser.add_argument(
+        "--fidelity-reseed-long",
+        action="store_true",
+        help="re-run the fidelity check's long budget a second time with other seeds: its seed reliability, and "
+        "the seed-noise bound sqrt(brief's x long's reliability) on brief vs long (K more re-runs per space)",
+    )
+    parser.add_argument(
+        "--min-fidelity",
+        type=float,
+        metavar="R",
+        help="warn (a line starting with WARNING:) when the fidelity check's within-space Spearman correlation of "
+        "brief vs long has a 95%% lower end below R, or too few models for an interval (default: no gate)",
+    )
+    parser.add_argument("--strict", action="store_true", help="with --min-fidelity: exit 1 when the gate fails")
+    parser.add_argument(
         "--dataset",
         default="fashion-mnist",
         help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet or synthetic",
@@ -96,16 +110,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--until-separated",
         metavar="PAIRS",
         help="grow every sweep in looks (n, 2n, 4n, ..., the last at --max-n) until each pair of spaces, e.g. "
-        "A:E,A:regnetx, separates: two-sample KS test on the errors (not flops-normalized) with p < alpha / L at a "
-        "look, Bonferroni over the L planned looks, so a pair with no difference is declared separated with "
-        "probability at most alpha; the outcome goes to <out>/sequential.md",
+        "A:E,A:regnetx, separates: the verdict's one-sided test of the mean error difference (not flops-normalized) "
+        "at each look, Holm-adjusted over the pairs' 2 directions each, separating below alpha / L for L planned "
+        "looks, so the chance of any false 'better' over all pairs and looks is at most alpha; name the pairs "
+        "before looking at any result (choosing them from a verdict seen voids this); the outcome goes to "
+        "<out>/sequential.md and replaces the fixed-n verdict, whose p-values ignore the looks",
     )
     parser.add_argument(
         "--alpha",
         type=float,
         default=0.01,
-        help="with --until-separated: the chance, over all looks, of declaring a pair with no difference separated; "
-        "each look tests at alpha / L for L looks (default 0.01)",
+        help="with --until-separated: the chance, over all pairs and looks together, of any false 'better'; each "
+        "look tests at alpha / L for L looks, Holm over the pairs (default 0.01)",
     )
     parser.add_argument(
         "--max-n", default="200", help="with --until-separated: models per space at the last look (default 200)"
@@ -148,13 +164,17 @@ def study_from_args(args: argparse.Namespace):
         top=args.top,
         fidelity=args.fidelity,
         fidelity_factor=args.fidelity_factor,
+        fidelity_reseed_long=args.fidelity_reseed_long,
+        min_fidelity=args.min_fidelity,
+        strict=args.strict,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.study import run_study
+    from analysis.study import check_gate, run_study
 
     study = study_from_args(args)
+    check_gate(study)
     budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
     check = (
         f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x"
@@ -171,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     if args.until_separated:
         sequential = _until_separated(study, args)
         result = sequential.result
+        print(f"sequential outcome: {sequential.path}")
+        print(sequential.text, end="")
     else:
         result = run_study(study, progress=not args.no_progress)
     print(f"trained and reported in {time.perf_counter() - started:,.0f} s")
@@ -178,7 +200,10 @@ def run(args: argparse.Namespace) -> int:
         best = f", best {s.best_error:.2f}% (model {s.best_id})" if s.best_error is not None else ""
         print(f"  {s.name}: {s.ok} ok, {s.failed} failed, {s.remaining} not finished{best}")
     if result.report is not None:
-        for line in (*result.report.verdict, *result.report.fidelity, *result.report.speed):
+        verdict = result.report.verdict
+        if args.until_separated:  # the sequential outcome above is the answer
+            verdict = [AFTER_SEQUENTIAL, *(f"  {line}" for line in verdict)]
+        for line in (*verdict, *result.report.fidelity, *result.report.speed):
             print(line)
         print(f"report: {result.report.html}")
     for name, path in result.exports.items():
@@ -194,10 +219,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if any(s.remaining for s in result.statuses):
         print("some models did not finish: run the same command again to resume")
-    if args.until_separated:
-        print(f"sequential outcome: {sequential.path}")
-        print(sequential.text, end="")
-    return 0
+    if result.gate:
+        print(result.gate)
+    return 1 if result.gate and study.strict else 0
+
+
+AFTER_SEQUENTIAL = (
+    "fixed-n verdict, NOT valid after sequential stopping (its p-values ignore the looks; the sequential outcome "
+    "above is the answer):"
+)
 
 
 def _until_separated(study: Study, args: argparse.Namespace) -> SequentialResult:
@@ -226,8 +256,9 @@ def _plan(study, rate: str | None) -> int:
         reruns = sum(len(c.images) for c in guess.rerun_costs)
         macs = sum(c.total_macs for c in guess.rerun_costs)
         print(
-            f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and at "
-            f"{study.fidelity_factor:g}x it), {format_count(macs)} multiply-adds"
+            f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and "
+            f"{'twice ' if study.fidelity_reseed_long else ''}at {study.fidelity_factor:g}x it), "
+            f"{format_count(macs)} multiply-adds"
         )
     total = sum(c.total_macs for c in guess.costs + guess.rerun_costs)
     print(f"  in all {format_count(total)} multiply-adds (training and evaluation) {guess.describe()}")
