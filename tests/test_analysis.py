@@ -250,7 +250,6 @@ def two_sweeps(tmp_path_factory, ray_env_module):
             env=ray_env_module,
             capture_output=True,
             text=True,
-            timeout=300,
         )
         assert done.returncode == 0, done.stderr[-3000:]
         folders.append(root / name)

@@ -174,7 +174,6 @@ def test_until_separated_end_to_end(tmp_path, ray_env):
         env=ray_env,
         capture_output=True,
         text=True,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("AnyNetX_A", "AnyNetX_E"):
