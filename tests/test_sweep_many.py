@@ -11,16 +11,8 @@ import pytest
 import yaml
 
 from sweeps.dispatch import Dispatcher
+from test_sweep_ray import TINY
 
-TINY = {
-    "space": "AnyNetX_A-small",
-    "overrides": {"params.d.high": 2, "params.w.high": 32},
-    "flops": ":5M",
-    "dataset": "synthetic",
-    "resources": {"cpus": 1},
-    "max_concurrent": 2,
-    "retries": 1,
-}
 
 RUN = """
 import sys

@@ -11,6 +11,18 @@ HELP = (
 )
 
 
+def add_gate_flags(parser: argparse.ArgumentParser) -> None:
+    """--min-fidelity and --strict, the fidelity check's gate (here and on `anynet study`)."""
+    parser.add_argument(
+        "--min-fidelity",
+        type=float,
+        metavar="R",
+        help="warn (a line starting with WARNING:) when the fidelity check's within-space Spearman correlation of "
+        "brief vs long has a 95%% lower end below R, or too few models for an interval (default: no gate)",
+    )
+    parser.add_argument("--strict", action="store_true", help="with --min-fidelity: exit 1 when the gate fails")
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="sweep folders (e.g. runs/study/sweeps/*)")
     parser.add_argument("--k", type=int, default=8, help="models re-run per sweep (default 8)")
@@ -21,14 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="re-run the long budget a second time with other seeds (fidelity/x4-reseed/): its seed reliability, "
         "and the seed-noise bound sqrt(brief's x long's reliability) on brief vs long",
     )
-    parser.add_argument(
-        "--min-fidelity",
-        type=float,
-        metavar="R",
-        help="warn (a line starting with WARNING:) when the within-space Spearman correlation of brief vs long has "
-        "a 95%% lower end below R, or too few models for an interval (default: no gate)",
-    )
-    parser.add_argument("--strict", action="store_true", help="with --min-fidelity: exit 1 when the gate fails")
+    add_gate_flags(parser)
     parser.add_argument(
         "--address",
         help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: the sweeps' own, else a local Ray)",

@@ -20,6 +20,7 @@ HELP = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from anynet.cli.fidelity import add_gate_flags
     from analysis.study import ALIASES, DEFAULT_FACTOR, DEFAULT_FIDELITY, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_SPACES
 
     parser.add_argument(
@@ -65,14 +66,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="re-run the fidelity check's long budget a second time with other seeds: its seed reliability, and "
         "the seed-noise bound sqrt(brief's x long's reliability) on brief vs long (K more re-runs per space)",
     )
-    parser.add_argument(
-        "--min-fidelity",
-        type=float,
-        metavar="R",
-        help="warn (a line starting with WARNING:) when the fidelity check's within-space Spearman correlation of "
-        "brief vs long has a 95%% lower end below R, or too few models for an interval (default: no gate)",
-    )
-    parser.add_argument("--strict", action="store_true", help="with --min-fidelity: exit 1 when the gate fails")
+    add_gate_flags(parser)
     parser.add_argument(
         "--dataset",
         default="fashion-mnist",
