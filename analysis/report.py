@@ -178,7 +178,7 @@ def _normalized_tests(sweeps: Sweeps, norm: Normalization, seed: int) -> dict[fr
 
 
 def _table(sweeps: Sweeps, boots: dict, normalized: dict[str, Normalization], said: Verdict, seed: int) -> pd.DataFrame:
-    p_holm = {frozenset((pair.better, pair.worse)): pair.p_holm for pair in said.pairs}
+    by_pair = {frozenset((pair.better, pair.worse)): pair for pair in said.pairs}  # its test, and its plain KS
     tests = {metric: _normalized_tests(sweeps, norm, seed) for metric, norm in normalized.items()}
     rows = []
     for name in sweeps.names:
@@ -198,9 +198,9 @@ def _table(sweeps: Sweeps, boots: dict, normalized: dict[str, Normalization], sa
         for other in sweeps.names:
             if other == name:
                 continue
-            plain = ks_test(errors, sweeps.errors(other).to_numpy())
-            row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = plain.statistic, plain.pvalue
-            row[f"p_holm_vs_{other}"] = p_holm[frozenset((name, other))]
+            pair = by_pair[frozenset((name, other))]
+            row[f"ks_vs_{other}"], row[f"p_vs_{other}"] = pair.ks_statistic, pair.ks_pvalue
+            row[f"p_holm_vs_{other}"] = pair.p_holm
             for i, metric in enumerate(normalized):
                 norm = tests[metric][frozenset((name, other))]
                 if i == 0:
