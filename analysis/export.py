@@ -46,17 +46,24 @@ def sweep_q(sweep_dir: str | Path) -> int:
     return int(space.get("q", Q))
 
 
-def top_models(sweep_dir: str | Path, top: int, ok: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The `top` ok models of a sweep, best error first, with a column q: the sweep's RegNet quantum, which the
-    fits of its models use (analysis.fit.with_fits, regnet_forms). `ok`: the sweep's ok models already loaded
-    (analysis.load.Sweeps.ok of this sweep), so its results file is not read again."""
+def top_models(
+    sweep_dir: str | Path, top: int, ok: pd.DataFrame | None = None, retrained: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The `top` ok models of a sweep, best first, with a column q: the sweep's RegNet quantum, which the fits of
+    its models use (analysis.fit.with_fits, regnet_forms). Best first by the brief error, or with `retrained`
+    (analysis.retrain.load_retrain's rows of this sweep) the re-trained models first by their mean error over
+    seeds (analysis.retrain.ranked: columns ranked_error, ranked_by, how, seeds, spread). `ok`: the sweep's ok
+    models already loaded (analysis.load.Sweeps.ok of this sweep), so its results file is not read again."""
+    from analysis.retrain import ranked
+
     if ok is None:
         ok = load_sweeps([sweep_dir]).ok
     if ok.empty:
         raise AnalysisError(f"{sweep_dir}: no model finished ok; nothing to fit or export")
     if not 1 <= top <= len(ok):
         raise AnalysisError(f"--top: {top} is not between 1 and the {len(ok)} models that finished ok")
-    return ok.nsmallest(top, "error").assign(q=sweep_q(sweep_dir))
+    order = ranked(ok, retrained if retrained is not None else pd.DataFrame())
+    return order.head(top).assign(q=sweep_q(sweep_dir))
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def _config(row: pd.Series, spec: AnyNetSpec, source: str, e_fit: float | None, 
         )
     return {
         "name": f"{row.sweep}-{row.id}",
+        "ranked_by": ranking(row),
         "source": source,
         "e_fit": None if e_fit is None else round(e_fit, 5),
         "note": note,
@@ -146,6 +154,21 @@ def _config(row: pd.Series, spec: AnyNetSpec, source: str, e_fit: float | None, 
         "sweep": row.sweep,
         "trial": int(row.id),
     }
+
+
+def ranking(row: pd.Series) -> dict[str, Any]:
+    """The error a model was ranked by among its sweep's: brief, or its re-trained mean over seeds with their
+    spread (max - min) and how it was re-trained (e.g. 2x the budget)."""
+    if row.get("ranked_by") == "retrained":
+        return {
+            "by": "retrained",
+            "error": round(float(row.ranked_error), 4),
+            "how": row.how,
+            "seeds": int(row.seeds),
+            "spread": round(float(row.spread), 4),
+            "brief_error": float(row.error),
+        }
+    return {"by": "brief", "error": float(row.error), "how": "brief budget"}
 
 
 def regnet_config(row: pd.Series) -> dict[str, Any]:
@@ -188,7 +211,11 @@ def config_form(config: Mapping[str, Any], fmt: str) -> LibraryForm:
 
 def _describe(config: Mapping[str, Any]) -> str:
     what = {"sampled": "sampled RegNet", "studied": "as studied", "fitted": f"fitted RegNet, e_fit {config['e_fit']}"}
-    return f"{config['name']} (error {config['measured']['error']:.2f}%): {what[config['source']]}"
+    ranked = config.get("ranked_by") or {"by": "brief"}
+    error = f"error {config['measured']['error']:.2f}%"
+    if ranked["by"] == "retrained":
+        error += f"; ranked by {ranked['error']:.2f}% re-trained, {ranked['how']}, mean of {ranked['seeds']} seeds"
+    return f"{config['name']} ({error}): {what[config['source']]}"
 
 
 def _refusal(config: Mapping[str, Any], fmt: str, form: LibraryForm) -> str:
@@ -239,13 +266,19 @@ def export(
     python: bool = False,
     approximate: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
-    """The best `top` models of a sweep as configs, and their text in `fmt` (or the Python that builds each).
+    """The best `top` models of a sweep as configs, and their text in `fmt` (or the Python that builds each). Best
+    by the re-trained mean error where the sweep has re-trained models (sweeps.retrain), else by the brief error;
+    each config says which (`ranked_by`).
 
     A model that the format's library cannot build exactly is refused (AnalysisError, one line naming what
     differs), unless approximate, where the library builds something close; its text then says what differs."""
+    from analysis.retrain import load_retrain
+
     if fmt not in FORMATS:
         raise AnalysisError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    configs = model_configs(top_models(sweep_dir, top), as_studied)
+    sweeps = load_sweeps([sweep_dir])
+    retrained = load_retrain([sweep_dir], sweeps.names, sweeps.frame)
+    configs = model_configs(top_models(sweep_dir, top, sweeps.ok, retrained), as_studied)
     for config in configs:
         form = config_form(config, fmt)
         if form.differs and (form.args is None or not approximate):

@@ -29,13 +29,21 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats import AnalysisError
-from sweeps import RESEED, fidelity_folders, load_results, long_name
+from sweeps import REFERENCE, RESEED, SweepFolder, fidelity_folders, load_results, long_name
 
 # The pairs of runs compared: the sweep's own errors (brief), the re-seeded run (same budget), the long run, and
-# where it was run (sweeps.fidelity's reseed_long) the long run re-seeded.
-COMPARISONS = (("brief", "long"), ("reseed", "long"), ("brief", "reseed"))
+# where they were run (sweeps.fidelity's reseed_long and reference) the long run re-seeded and a reference recipe.
+COMPARISONS = (
+    ("brief", "long"),
+    ("reseed", "long"),
+    ("brief", "reseed"),
+    ("brief", "reference"),
+    ("long", "reference"),
+)
 LONG_RELIABILITY = ("long", "long_reseed")
-RUNS = ("brief", "reseed", "long", "long_reseed")
+RUNS = ("brief", "reseed", "long", "long_reseed", "reference")
+HIGHER = ("long", "reference")  # the higher fidelities a claim of the brief budget is checked at
+HOLDS = 0.5  # the order of a space's models "held" where the within-space Spearman's 95% lower end is above it
 MIN_INTERVAL = 10  # fewer re-run models get no interval
 MIN_SPACE = 3  # a space's Spearman estimate needs 3 models (triples)
 DRAWS = 10_000  # simulated draws of the estimate per candidate correlation (fewer for large spaces: PAIRS)
@@ -78,6 +86,7 @@ class Fidelity:
 
     models: pd.DataFrame
     factor: float
+    reference: str | None  # the reference recipe's changed fields (key=value, ...), where one was run
     within: list[Within]
     pooled: Pooled
     per_sweep: dict[str, Within]
@@ -108,10 +117,11 @@ def load_fidelity(
     dirs: list[str | Path], names: list[str], factor: float | None = None, sources: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per model re-run ok in the re-seeded and the long re-run: sweep, id, flops, brief, reseed, long,
-    long_reseed (errors in %; long_reseed NaN where the long run was not re-seeded), factor. `factor` picks the
+    long_reseed, reference (errors in %; NaN where that run was not made), factor, reference_recipe (the reference
+    recipe's changed fields, key=value, ...). `factor` picks the
     long run (default: the largest one each sweep has). `sources`: the sweeps' results already loaded
     (analysis.load.Sweeps.frame, its `sweep` column holding `names`), so their results files are not read again."""
-    columns = ["sweep", "id", "flops", *RUNS, "factor"]
+    columns = ["sweep", "id", "flops", *RUNS, "factor", "reference_recipe"]
     frames = []
     for path, name in zip(dirs, names):
         runs = fidelity_folders(path)
@@ -126,10 +136,21 @@ def load_fidelity(
         twin = runs.get(long_name(chosen, reseeded=True))
         if twin is not None:
             frame = frame.merge(_errors(load_results(twin.path), "long_reseed")[["id", "long_reseed"]], "left", "id")
-        frames.append(frame.assign(sweep=name, factor=chosen))
+        changes = None
+        if REFERENCE in runs:
+            frame = frame.merge(_errors(load_results(runs[REFERENCE].path), REFERENCE)[["id", REFERENCE]], "left", "id")
+            changes = _changes(runs[REFERENCE])
+        frames.append(frame.assign(sweep=name, factor=chosen, reference_recipe=changes))
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+
+
+def _changes(folder: SweepFolder) -> str:
+    """The fields a reference re-run changed in its sweep's recipe, as key=value, ..."""
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in folder.settings()["reference"].items()
+    )
 
 
 def _long_factor(name: str) -> float | None:
@@ -225,17 +246,22 @@ def pooled(models: pd.DataFrame, a: str, b: str) -> Pooled:
 
 def order_of_pairs(models: pd.DataFrame) -> pd.DataFrame:
     """For each pair of sweeps, on the re-run models: which is better by mean error, by median error, and by the
-    KS direction (the side of the largest gap between the EDFs), at the brief and the long budget, and whether
-    each order is kept."""
+    KS direction (the side of the largest gap between the EDFs), at the brief budget and at each higher fidelity
+    run (long; reference where it was), and whether each order is kept there (columns mean_brief, mean_long,
+    mean_kept for long, mean_reference, mean_kept_reference, and the same for median and ks)."""
     rows = []
     names = list(dict.fromkeys(models.sweep))
+    runs = [run for run in HIGHER if models[run].notna().any()]
     for a, b in combinations(names, 2):
         ea, eb = models[models.sweep == a], models[models.sweep == b]
         row = {"a": a, "b": b, "n_a": len(ea), "n_b": len(eb)}
         for how in ("mean", "median", "ks"):
-            for run in ("brief", "long"):
-                row[f"{how}_{run}"] = a if _better(how, ea[run].to_numpy(), eb[run].to_numpy()) else b
-            row[f"{how}_kept"] = row[f"{how}_brief"] == row[f"{how}_long"]
+            row[f"{how}_brief"] = a if _better(how, ea.brief.to_numpy(), eb.brief.to_numpy()) else b
+            for run in runs:
+                x, y = ea[run].dropna().to_numpy(), eb[run].dropna().to_numpy()
+                row[f"{how}_{run}"] = (a if _better(how, x, y) else b) if len(x) and len(y) else None
+                kept = None if row[f"{how}_{run}"] is None else row[f"{how}_{run}"] == row[f"{how}_brief"]
+                row[f"{how}_kept" if run == "long" else f"{how}_kept_{run}"] = kept
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -256,14 +282,18 @@ def analyse(models: pd.DataFrame, seed: int = 0, draws: int = DRAWS) -> Fidelity
     `seed` and `draws`: the intervals' simulation."""
     if len(models) < 3:
         raise AnalysisError(f"fidelity: {len(models)} model(s) re-run in both runs; at least 3 are needed")
+    missing = [c for c in (*RUNS, "reference_recipe") if c not in models]  # runs not made (a frame of an older
+    models = models.reindex(columns=[*models.columns, *missing])  # anynet, or built by hand): NaN
     factors = sorted(set(models.factor))
     if len(factors) > 1:
         raise AnalysisError(f"fidelity: the sweeps' long re-runs differ in factor ({factors}); give --factor")
     found = [within(models, a, b, seed, draws) for a, b in (*COMPARISONS, LONG_RELIABILITY)]
     per_sweep = {n: within(f, "brief", "long", seed, draws) for n, f in models.groupby("sweep", sort=False)}
+    recipes = models.reference_recipe.dropna().unique()
     return Fidelity(
         models,
         factors[0],
+        recipes[0] if len(recipes) else None,
         [w for w in found if w is not None],
         pooled(models, "brief", "long"),
         {n: w for n, w in per_sweep.items() if w is not None},
@@ -298,7 +328,13 @@ def check_gate(minimum: float | None, strict: bool) -> None:
         raise AnalysisError("--strict: exits 1 when the fidelity check fails --min-fidelity R; give --min-fidelity")
 
 
-LABELS = {"brief": "brief", "reseed": "brief re-seeded", "long": "long", "long_reseed": "long re-seeded"}
+LABELS = {
+    "brief": "brief",
+    "reseed": "brief re-seeded",
+    "long": "long",
+    "long_reseed": "long re-seeded",
+    "reference": "reference recipe",
+}
 
 
 def _label(run: str, factor: float) -> str:
@@ -321,19 +357,110 @@ def _name(w: Within, factor: float) -> str:
     return f"{_label(w.a, factor)} vs {_label(w.b, factor)}"
 
 
-def describe(result: Fidelity) -> list[str]:
-    """The check in a few lines: what was re-run, the within-space correlations first (with the seed-noise bound
-    where the long run was re-seeded), the pooled figure, each space's, and the pairs' orders."""
+def _run_words(run: str, factor: float) -> str:
+    """Where a claim was checked, in words: at 4x the budget, under the reference recipe."""
+    return f"at {factor:g}x the budget" if run == "long" else "under the reference recipe"
+
+
+def _runs(result: Fidelity) -> list[str]:
+    """The higher fidelities the check ran (long always; reference where it was)."""
+    return [run for run in HIGHER if result.models[run].notna().any()]
+
+
+def claim_test(
+    better: np.ndarray, worse: np.ndarray, seed: int = 0, draws: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A claim "better has the lower mean error" at a higher fidelity (errors with the models on the last axis, any
+    leading axes): whether its mean error is still the lower, and the one-sided p of the verdict's test
+    (studentized bootstrap, analysis.pairtest) that it is lower there, 1 where it is not. Its false-positive rate
+    at 4 and 5 models per space: analysis/calibration/fidelity.py."""
+    from analysis.pairtest import DRAWS as TEST_DRAWS
+    from analysis.pairtest import mean_test
+
+    test = mean_test(better, worse, draws=draws or TEST_DRAWS, seed=seed)
+    return test.a_lower, np.where(test.a_lower, test.pvalue, 1.0)
+
+
+def claims(result: Fidelity, separated: list[tuple[str, str]], seed: int = 0) -> list[str]:
+    """Which kinds of claim held at the higher fidelities, in words first: the order of the spaces (each pair the
+    verdict separated, better first, keeping the direction of its mean error on the re-run models; its one-sided
+    studentized bootstrap p there, not adjusted, the same test as the verdict's at the re-run sizes) and the order
+    of the models within a space (the within-space Spearman of brief vs each: held where its 95% interval's lower
+    end is above HOLDS)."""
+    m, f, runs = result.models, result.factor, _runs(result)
+    details, reversed_at = [], {run: [] for run in runs}
+    for better, worse in separated:
+        parts = []
+        for run in runs:
+            a, b = (m[(m.sweep == s)][run].dropna().to_numpy() for s in (better, worse))
+            if len(a) < 2 or len(b) < 2:
+                parts.append(f"{_run_words(run, f)}: too few re-run models")
+                continue
+            lower, p = claim_test(a, b, seed)
+            gap = b.mean() - a.mean()
+            if bool(lower):
+                parts.append(f"{_run_words(run, f)} lower by {gap:.1f} points (one-sided p {float(p):.2g})")
+            else:
+                reversed_at[run].append(f"{better} vs {worse}")
+                parts.append(f"{_run_words(run, f)} REVERSED, higher by {-gap:.1f} points")
+        details.append(
+            f"  {better} better than {worse} (the verdict): on {len(a)} + {len(b)} re-run models, " + "; ".join(parts)
+        )
+    if separated:
+        held = [run for run in runs if not reversed_at[run]]
+        failed = [
+            f"not {_run_words(run, f)} ({', '.join(reversed_at[run])} reversed)" for run in runs if reversed_at[run]
+        ]
+        where = " and ".join(_run_words(run, f) for run in held)
+        spaces = (
+            (f"The order of the spaces held {where}" if held else "The order of the spaces did not hold")
+            + (f", {'; '.join(failed)}" if failed else "")
+            + (
+                f" (the verdict's {len(separated)} claim(s), each keeping its direction on the re-run models)"
+                if held and not failed
+                else ""
+            )
+        )
+    else:
+        spaces = "The verdict separated no pair of spaces, so there is no order of the spaces to check"
+    found = {run: result.find("brief", run) for run in runs}
+    shown = [run for run, w in found.items() if w is not None and w.low is not None and w.low > HOLDS]
+    figures = "; ".join(f"brief vs {_label(run, f)}: {_value(w)}" for run, w in found.items() if w is not None)
+    if not any(w is not None for w in found.values()):
+        models = "the order of models within a space could not be checked (no space has 3 re-run models)"
+        advice = "treat the best models below as candidates, not winners"
+    elif len(shown) == len(runs):
+        models = f"the order of models within a space held too (within spaces, {figures})"
+        advice = "the best models below are likely among the best of their spaces"
+    else:
+        verb = (
+            "did not hold" if all(w is None or w.spearman < HOLDS for w in found.values()) else "was not shown to hold"
+        )
+        models = f"the order of models within a space {verb} (within spaces, {figures})"
+        advice = "treat the best models below as candidates, not winners"
+    return [f"{spaces}; {models}: {advice}.", *details]
+
+
+def describe(result: Fidelity, separated: list[tuple[str, str]] | None = None, seed: int = 0) -> list[str]:
+    """The check in a few lines: with the verdict's `separated` pairs (better, worse), first which kinds of claim
+    held (claims); then what was re-run, the within-space correlations (with the seed-noise bound where the long run
+    was re-seeded), the pooled figure, each space's, and the pairs' orders."""
     m, f = result.models, result.factor
     counts = ", ".join(f"{n} {c}" for n, c in m.groupby("sweep", sort=False).size().items())
     twice = f", and at {f:g}x the budget twice" if result.find(*LONG_RELIABILITY) else f", and at {f:g}x the budget"
+    if result.reference is not None:
+        twice += f", and under a reference recipe (the sweep's with {result.reference})"
     lines = [
+        *(claims(result, separated, seed) if separated is not None else []),
         f"fidelity: {len(m)} models re-run ({counts}), a seeded uniform random subsample of each sweep; errors at "
         f"the sweep's budget, re-seeded at the same budget{twice}",
         *(f"  within spaces, {_name(w, f)}: {_value(w)}" for w in result.within),
     ]
     if result.headline is None:
-        lines.insert(1, f"  within spaces, brief vs {f:g}x budget: none, no space has {MIN_SPACE} re-run models")
+        lines.insert(
+            len(lines) - len(result.within),
+            f"  within spaces, brief vs {f:g}x budget: none, no space has {MIN_SPACE} re-run models",
+        )
     if result.bound is not None:
         b, r = result.find("brief", "reseed"), result.find(*LONG_RELIABILITY)
         lines.append(
@@ -349,19 +476,23 @@ def describe(result: Fidelity) -> list[str]:
         f"{_label(p.b, f)}: Spearman {p.spearman:.2f}, Kendall {p.kendall:.2f}, n = {p.n}",
         *(f"  inside {name}: brief vs {f:g}x budget: {_value(w)}" for name, w in result.per_sweep.items()),
     ]
-    return lines + _orders(result.orders, f)
+    return lines + _orders(result.orders, f, _runs(result))
 
 
-def _orders(o: pd.DataFrame, f: float) -> list[str]:
-    """Whether the pairs of spaces keep their order at the longer budget, and which do not."""
+def _orders(o: pd.DataFrame, f: float, runs: list[str]) -> list[str]:
+    """Whether the pairs of spaces keep their order at each higher fidelity, and which do not."""
     if not len(o):
         return []
-    kept = ", ".join(f"{how} {int(o[f'{how}_kept'].sum())} of {len(o)}" for how in ("mean", "median", "ks"))
-    lines = [f"  pairs of spaces keeping their order at {f:g}x the budget (on the re-run models): {kept}"]
-    for _, row in o[~(o.mean_kept & o.median_kept & o.ks_kept)].iterrows():
-        changed = [h for h in ("mean", "median", "ks") if not row[f"{h}_kept"]]
-        lines.append(
-            f"    {row.a} vs {row.b}: order changed by {', '.join(changed)} (better at the brief "
-            f"budget by mean: {row.mean_brief}; at {f:g}x: {row.mean_long})"
-        )
+    lines = []
+    for run in runs:
+        kept = {how: o[f"{how}_kept" if run == "long" else f"{how}_kept_{run}"] for how in ("mean", "median", "ks")}
+        counts = ", ".join(f"{how} {int(k.eq(True).sum())} of {int(k.notna().sum())}" for how, k in kept.items())
+        lines.append(f"  pairs of spaces keeping their order {_run_words(run, f)} (on the re-run models): {counts}")
+        for i, row in o.iterrows():
+            changed = [how for how, k in kept.items() if k[i] is not None and not k[i]]
+            if changed:
+                lines.append(
+                    f"    {row.a} vs {row.b}: order changed by {', '.join(changed)} (better at the brief budget by "
+                    f"mean: {row.mean_brief}; {_run_words(run, f)}: {row[f'mean_{run}']})"
+                )
     return lines

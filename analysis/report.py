@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -13,15 +13,18 @@ import pandas as pd
 
 from analysis import pareto, plots
 from analysis.fidelity import analyse, describe, load_fidelity
+from analysis.retrain import describe as describe_retrain
+from analysis.retrain import load_retrain, selections
 from analysis.fit import with_fits
 from analysis.hyper import hyper_figures
 from analysis.load import Sweeps, load_sweeps
 from analysis.plots import BAND_WORDS
 from analysis.stats import KS, AnalysisError, Normalization, bootstrap_best, ks_test, normalize, search_efficiency
-from analysis.verdict import Verdict, verdict
+from analysis.verdict import LEVELS, Verdict, verdict
 
 METRICS = ("flops", "params", "acts", "latency", "memory")  # latency, memory: measured (sweeps.measure)
 QUARTER = "best of a random quarter of the models: median [2.5%, 97.5%]"  # stats.bootstrap_best's error
+SELECTION = "Best models, chosen at a higher fidelity"
 RANGES = "the best model of a random quarter of the models (bootstrap): median [2.5%, 97.5%] of its value"
 
 
@@ -33,6 +36,7 @@ class Report:
     bins: int | None = None  # of the (first) normalized EDF, when there is one
     verdict: tuple[str, ...] = ()  # the answer in words (analysis.verdict)
     fidelity: tuple[str, ...] = ()  # the fidelity check's lines, where the sweeps have re-runs
+    selection: tuple[str, ...] = ()  # the best models chosen at a higher fidelity, where some were re-trained
     speed: tuple[str, ...] = ()  # the measured speed's lines (analysis.pareto.speed_lines)
 
     @property
@@ -90,13 +94,23 @@ def compare(
         )
         table = table.rename(columns={"n": "ms_per_gflop_n"})
     figures = _figures(sweeps, fitted, boots, normalized, out, seed)
-    context = Context(budget_lines(sweeps), _fidelity(dirs, sweeps, out, seed, figures), speed)
+    fidelity = _fidelity(dirs, sweeps, out, seed, figures, said)
+    context = Context(budget_lines(sweeps), fidelity, speed, _selection(dirs, sweeps))
     table.to_csv(out / "table.csv", index=False)
     speed.pareto.to_csv(out / "pareto.csv", index=False)
     (out / "summary.md").write_text(_summary(sweeps, table, boots, normalized, said, context))
     (out / "report.html").write_text(_html(sweeps, table, boots, figures, normalized, said, context))
     first = normalized[metrics[0]].bins if metrics else None
-    return Report(out, table, figures, first, tuple(said.headline), tuple(context.fidelity), tuple(speed.lines))
+    return Report(
+        out,
+        table,
+        figures,
+        first,
+        tuple(said.headline),
+        tuple(context.fidelity),
+        tuple(context.selection),
+        tuple(speed.lines),
+    )
 
 
 @dataclass(frozen=True)
@@ -147,8 +161,11 @@ def budget_lines(sweeps: Sweeps) -> list[str]:
     return lines
 
 
-def _fidelity(dirs: list[str | Path], sweeps: Sweeps, out: Path, seed: int, figures: list[Path]) -> list[str]:
-    """The fidelity check's lines (and its scatter figure, appended to figures) where the sweeps have re-runs."""
+def _fidelity(
+    dirs: list[str | Path], sweeps: Sweeps, out: Path, seed: int, figures: list[Path], said: Verdict
+) -> list[str]:
+    """The fidelity check's lines (and its scatter figure, appended to figures) where the sweeps have re-runs: first
+    which of the verdict's claims (the pairs it separated) and which order of models held at higher fidelity."""
     models = load_fidelity(dirs, sweeps.names, sources=sweeps.frame)
     if len(models) < 3 or models.factor.nunique() > 1:
         return []
@@ -158,7 +175,14 @@ def _fidelity(dirs: list[str | Path], sweeps: Sweeps, out: Path, seed: int, figu
             models, result.factor, out / "fidelity.png", f"fidelity: brief vs {result.factor:g}x budget and re-seeded"
         )
     )
-    return describe(result)
+    separated = [(r.better, r.worse) for r in said.pairs if r.p_holm < max(LEVELS)]
+    return describe(result, separated, seed)
+
+
+def _selection(dirs: list[str | Path], sweeps: Sweeps) -> list[str]:
+    """The lines on the best models chosen at a higher fidelity, where the sweeps have re-trained models."""
+    retrained = load_retrain(dirs, sweeps.names, sweeps.frame)
+    return [] if retrained.empty else describe_retrain(selections(sweeps.ok, sweeps.names, retrained))
 
 
 def _measured(sweeps: Sweeps) -> dict[str, str]:
@@ -272,6 +296,7 @@ class Context:
     budget: list[str]
     fidelity: list[str]
     speed: Speed | None = None
+    selection: list[str] = field(default_factory=list)  # the best models chosen at a higher fidelity
 
 
 def _normalized_lines(normalized: dict[str, Normalization]) -> list[str]:
@@ -300,6 +325,8 @@ def _summary(
     if context.fidelity:
         lines += ["", "## Fidelity: does the brief budget rank models as a longer one does?", "", "```"]
         lines += [*context.fidelity, "```"]
+    if context.selection:
+        lines += ["", f"## {SELECTION}", "", "```", *context.selection, "```"]
     lines += ["", "## Details", ""]
     for _, row in table.iterrows():
         lines.append(
@@ -473,6 +500,8 @@ def _html(
             f"<pre>{html.escape(chr(10).join(context.fidelity))}</pre>",
             _img(by_name["fidelity.png"]),
         ]
+    if context.selection:
+        parts += [f"<h2>{SELECTION}</h2>", f"<pre>{html.escape(chr(10).join(context.selection))}</pre>"]
     parts += ["<h2>Summary</h2>", _sweep_table(table).to_html(index=False)]
     if len(table) > 1:
         parts += [

@@ -41,8 +41,14 @@ DEFAULT_N = 32
 DEFAULT_FLOPS = "2M:6M"
 # Batch 64 and a 20% warm-up ranked models most faithfully at no extra cost (benchmarks/fidelity_recipes.py).
 DEFAULT_RECIPE = {"budget_macs": "100G", "batch_size": 64, "warmup": 0.2}
-DEFAULT_FIDELITY = 5  # models per space re-run for the fidelity check
-DEFAULT_FACTOR = 4.0  # budget multiple of the fidelity check's long re-run
+# The fidelity check and the retrained selection, at a cost that keeps the main job near its 30 minutes (README):
+DEFAULT_FIDELITY = 4  # models per space re-run for the fidelity check
+DEFAULT_FACTOR = 2.0  # budget multiple of the fidelity check's long re-run
+# The reference recipe: a standard one's hyperparameters at the study's budget (benchmarks/fidelity_recipes.py's
+# reference-at-budget): batch 128, lr 0.1, weight decay 5e-4, no warm-up.
+DEFAULT_FIDELITY_RECIPE = {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "warmup": 0.0}
+DEFAULT_RETRAIN_TOP = 2  # models per space re-trained to choose the best ones (0: by the brief error)
+DEFAULT_RETRAIN_SEEDS = 2
 
 
 class StudyError(AnynetError):
@@ -72,6 +78,11 @@ class Study:
     fidelity: int = DEFAULT_FIDELITY  # models per space re-run to check the budget's ranking (0: no check)
     fidelity_factor: float = DEFAULT_FACTOR
     fidelity_reseed_long: bool = False  # re-run the long budget twice: its seed reliability, the seed-noise bound
+    fidelity_recipe: dict[str, Any] | None = field(default_factory=lambda: dict(DEFAULT_FIDELITY_RECIPE))
+    retrain_top: int = DEFAULT_RETRAIN_TOP  # per space: the best by brief error, re-trained to rank them (0: none)
+    retrain_factor: float | None = None  # their budget multiple (None: fidelity_factor, unless retrain_recipe)
+    retrain_recipe: dict[str, Any] | None = None  # or the recipe fields they are re-trained under instead
+    retrain_seeds: int = DEFAULT_RETRAIN_SEEDS
     min_fidelity: float | None = None  # the gate: warn when the within-space Spearman's lower end is below it
     strict: bool = False  # and then fail (the CLI exits 1)
 
@@ -141,21 +152,26 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
 
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
-    reruns = [
-        fidelity_plan(plan, study.fidelity, study.fidelity_factor, study.fidelity_reseed_long)
-        for plan in plans
-        if study.fidelity
-    ]
+    reruns = [rerun_plan(study, config, plan) for config, plan in zip(configs, plans)]
     return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate, reruns))
 
 
-def fidelity_plan(
-    plan: list[dict[str, Any]], k: int, factor: float, reseed_long: bool = False
-) -> list[tuple[dict[str, Any], float]]:
-    """What the fidelity check would re-run of a plan, for its estimate: k models of median cost, each once at
-    the same budget and once (twice with `reseed_long`) at factor x it, as (row, budget multiple) pairs."""
+def rerun_plan(study: Study, config: SweepConfig, plan: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
+    """What the fidelity check and the re-trained selection would train of a plan, for its estimate, as (row,
+    budget multiple or Recipe) pairs of the plan's median-cost model: per fidelity model once at the same budget,
+    once (twice with reseed_long) at the factor, once under the reference recipe; per re-trained model one per
+    seed."""
     median = sorted(plan, key=lambda row: row["flops"])[len(plan) // 2]
-    return [(median, 1.0), *[(median, factor)] * (2 if reseed_long else 1)] * min(k, len(plan))
+    pairs = []
+    if study.fidelity:
+        runs = [1.0, *[study.fidelity_factor] * (2 if study.fidelity_reseed_long else 1)]
+        runs += [config.recipe.override(study.fidelity_recipe)] if study.fidelity_recipe else []
+        pairs += [(median, run) for run in runs] * min(study.fidelity, len(plan))
+    if study.retrain_top:
+        factor, recipe = retrain_how(study)
+        run = factor if recipe is None else config.recipe.override(recipe)
+        pairs += [(median, run)] * (min(study.retrain_top, len(plan)) * study.retrain_seeds)
+    return pairs
 
 
 def _configs(study: Study) -> tuple[Dataset, list[SweepConfig]]:
@@ -186,25 +202,38 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
         if s.ok < 2
     ]
     usable = [(c, s.ok) for c, s in zip(configs, statuses) if s.ok >= 2]
-    if study.fidelity and usable:
-        from sweeps import run_fidelity
-
-        reruns = run_fidelity(
-            [c.out_dir for c, _ in usable],
-            study.fidelity,
-            study.fidelity_factor,
-            reseed_long=study.fidelity_reseed_long,
-            address=study.address,
-            progress=progress,
-            data=data,
-        )
-        notes += [
-            f"{s.name}: {s.remaining + s.failed} fidelity re-run(s) did not finish ok"
-            for s in reruns
-            if s.remaining or s.failed
-        ]
+    notes += _reruns(study, usable, data, progress)
     report, exports, best, gate = _report_and_export(usable, study, notes)
     return StudyResult(statuses, report, exports, best, notes, gate)
+
+
+def retrain_how(study: Study) -> tuple[float | None, dict[str, Any] | None]:
+    """How the study re-trains its top models: (budget multiple, None) or (None, recipe fields)."""
+    if study.retrain_recipe:
+        return None, study.retrain_recipe
+    return study.retrain_factor or study.fidelity_factor, None
+
+
+def _reruns(study: Study, usable: list[tuple[SweepConfig, int]], data: Dataset, progress: bool) -> list[str]:
+    """The fidelity check's re-runs and the re-trained top models of the usable sweeps (config, models ok), trained
+    in one Ray session; notes of the re-runs that did not finish ok."""
+    from sweeps import prepare_fidelity, prepare_retrain, run_planned
+
+    work = []
+    for config, ok in usable:
+        if study.fidelity:
+            work += prepare_fidelity(
+                config.out_dir, study.fidelity, study.fidelity_factor, study.fidelity_reseed_long, study.fidelity_recipe
+            )
+        if study.retrain_top:
+            factor, recipe = retrain_how(study)
+            work += prepare_retrain(config.out_dir, min(study.retrain_top, ok), study.retrain_seeds, factor, recipe)
+    if not work:
+        return []
+    statuses = run_planned(work, address=study.address, progress=progress, data=data)
+    return [
+        f"{s.name}: {s.remaining + s.failed} re-run(s) did not finish ok" for s in statuses if s.remaining or s.failed
+    ]
 
 
 def _report_and_export(
@@ -289,15 +318,24 @@ def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sw
 def _export(
     sweeps: list[tuple[SweepConfig, int]], top: int, folder: Path, notes: list[str], loaded: Sweeps | None = None
 ) -> tuple[dict[str, Path], dict[str, Any] | None]:
-    """Each sweep's `top` models (of its `ok` ones) as RegNet configs, anynet yaml and pycls yaml; a model without a
-    valid RegNet form is noted and skipped. `loaded`: the sweeps already loaded, in the order of `sweeps`."""
+    """Each sweep's `top` models (of its `ok` ones) as RegNet configs, anynet yaml and pycls yaml, ranked by their
+    re-trained mean error where the sweep has re-trained models (analysis.retrain), else by the brief one; a model
+    without a valid RegNet form is noted and skipped. `loaded`: the sweeps already loaded, in the order of
+    `sweeps`."""
     from analysis.export import regnet_config, render, top_models
     from analysis.stats import AnalysisError
 
+    from analysis.retrain import load_retrain
+
+    names = loaded.names if loaded else [c.name for c, _ in sweeps]
+    retrained = load_retrain([c.out_dir for c, _ in sweeps], names, loaded.frame if loaded else None)
     exports, best = {}, None
     for i, (config, ok) in enumerate(sweeps):
         rows = top_models(
-            config.out_dir, min(top, ok), loaded.ok[loaded.ok.sweep == loaded.names[i]] if loaded else None
+            config.out_dir,
+            min(top, ok),
+            loaded.ok[loaded.ok.sweep == names[i]] if loaded else None,
+            retrained[retrained.sweep == names[i]],
         )
         found = []
         for _, row in rows.iterrows():
@@ -311,6 +349,6 @@ def _export(
         write_text_atomic(path, render(found, "yaml"))
         write_text_atomic(path.with_suffix(".pycls.yaml"), render(found, "pycls"))
         exports[config.name] = path
-        if best is None or found[0]["measured"]["error"] < best["measured"]["error"]:
+        if best is None or found[0]["ranked_by"]["error"] < best["ranked_by"]["error"]:
             best = found[0]
     return exports, best

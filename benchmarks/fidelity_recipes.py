@@ -1,14 +1,16 @@
-"""Which brief-training recipe ranks models most faithfully, for its cost? The measurement behind the study's
-default recipe (README: how the defaults were chosen).
+"""Which brief-training recipe ranks a space's models most faithfully, for its cost? The measurement behind the
+study's default recipe (README: how the defaults were chosen).
 
 The first --models models of each of the study's default spaces (the study's own plans at seed 0) are trained
-once at a reference budget (--factor x the base budget, the base recipe), then under each candidate recipe at the
-base budget with two training seeds. Per candidate it prints the rank agreement with the reference (Spearman,
-pooled over all spaces, mean over the two seeds), the seed-noise agreement of its two seeds, its mean error and
-its cost in seconds per model (training and evaluation), all measured in this run. Every training result is
-appended to --out as it ends, so a run cut short keeps what it finished and a rerun skips it.
+once under a standard reference recipe (one full epoch, batch 128, lr 0.1, weight decay 5e-4, no warm-up), then
+under each candidate recipe at the study's budget (the fewer-longer candidate at twice it) with --seeds training
+seeds. Per candidate it prints the within-space Spearman correlation with the reference (analysis.fidelity's
+unbiased estimate and 95% interval, ranks taken inside each space; the mean over the seeds), how many pairs of
+spaces keep the reference's order by mean error, the mean error and the cost in seconds per model (training and
+evaluation), all measured in this run. Every training result is appended to --out as it ends, so a run cut short
+keeps what it finished and a rerun skips it.
 
-    python benchmarks/fidelity_recipes.py --workers 2 --models 6       # about 45 minutes on 2 cores
+    python benchmarks/fidelity_recipes.py --workers 2 --models 4 --seeds 1
 """
 
 from __future__ import annotations
@@ -17,24 +19,23 @@ import argparse
 import json
 import os
 import time
+from itertools import combinations
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 BASE = {"budget_macs": 100e9}
-# name -> recipe fields over BASE; each is one lever the issue names (lr, warm-up, precise BatchNorm statistics,
-# batch size) or a combination of the ones that could help.
+REFERENCE = {"epochs": 1, "lr": 0.1, "weight_decay": 5e-4}  # a standard recipe, at least one epoch
+DEFAULT = {"batch_size": 64, "warmup": 0.2}  # the study's default since 2026-11-30
+# name -> recipe fields over BASE, at equal total cost: the longer candidate trains half as many models.
 CANDIDATES = {
-    "base": {},
-    "lr0.025": {"lr": 0.025},
-    "lr0.1": {"lr": 0.1},
-    "lr0.2": {"lr": 0.2},
-    "warmup": {"warmup": 0.2},
-    "precise_bn": {"precise_bn": 8192},
-    "bs64": {"batch_size": 64},
-    "lr0.1+warmup+precise": {"lr": 0.1, "warmup": 0.2, "precise_bn": 8192},
-    "bs64+precise": {"batch_size": 64, "precise_bn": 8192},
+    "paper": {},
+    "default": DEFAULT,
+    "fewer-longer": {**DEFAULT, "budget_macs": 2 * BASE["budget_macs"]},
+    "lr0.1+warmup": {**DEFAULT, "lr": 0.1},
+    "precise_bn": {**DEFAULT, "precise_bn": 8192},
+    "reference-at-budget": {"lr": 0.1, "weight_decay": 5e-4},
 }
 DATA = None
 
@@ -78,20 +79,13 @@ def _train(job: dict) -> dict:
     }
 
 
-def jobs(rows: list[dict], factor: float, seeds: int, deadline: float) -> list[dict]:
+def jobs(rows: list[dict], seeds: int, deadline: float) -> list[dict]:
     """The reference runs first (the longest), then each candidate's seeds."""
     out = []
     for row in rows:
         seed = int(np.random.SeedSequence([99, row["id"], len(row["sweep"])]).generate_state(1)[0])
-        out.append(
-            {
-                "key": {"run": f"ref{factor:g}x", "seed_index": 0, "sweep": row["sweep"], "id": row["id"]},
-                "spec": row["spec"],
-                "recipe": {"budget_macs": BASE["budget_macs"] * factor},
-                "seed": seed,
-                "deadline": deadline,
-            }
-        )
+        key = {"run": "reference", "seed_index": 0, "sweep": row["sweep"], "id": row["id"]}
+        out.append({"key": key, "spec": row["spec"], "recipe": REFERENCE, "seed": seed, "deadline": deadline})
     for s in range(seeds):
         for name, fields in CANDIDATES.items():
             for row in rows:
@@ -108,32 +102,45 @@ def jobs(rows: list[dict], factor: float, seeds: int, deadline: float) -> list[d
     return out
 
 
-def summarize(records: list[dict], factor: float) -> list[str]:
-    """Per candidate: Spearman with the reference (mean of seeds), seed-noise Spearman, mean error, s per model."""
+def summarize(records: list[dict]) -> list[str]:
+    """Per candidate: within-space Spearman with the reference (mean of seeds; the first seed's interval), pairs of
+    spaces in the reference's order by mean error, mean error, seconds per model and that cost against the paper's."""
     import pandas as pd
-    from scipy import stats
 
-    frame = pd.DataFrame([r for r in records if not r.get("skipped") and r.get("error") is not None])
-    frame["model"] = frame.sweep + "-" + frame.id.astype(str)
-    ref = frame[frame.run == f"ref{factor:g}x"].set_index("model").error
+    from analysis.fidelity import within
+
+    frame = pd.DataFrame([r for r in records if not r.get("skipped") and r.get("status") == "ok"])
+    ref = frame[frame.run == "reference"].set_index(["sweep", "id"]).error.rename("reference")
+    paper = frame[frame.run == "paper"].seconds.mean()
     lines = [
-        f"reference: {len(ref)} models at {factor:g}x the base budget, mean error {ref.mean():.2f}%, "
-        f"{frame[frame.run == f'ref{factor:g}x'].seconds.mean():.1f} s per model"
+        f"reference: {len(ref)} models, one epoch, batch 128, lr 0.1, weight decay 5e-4; mean error "
+        f"{ref.mean():.2f}%, {frame[frame.run == 'reference'].seconds.mean():.1f} s per model",
+        f"{'candidate':<20} {'n':>3} {'within-space Spearman vs reference':>36} {'pairs kept':>10} "
+        f"{'mean_err':>9} {'s/model':>8} {'cost':>6}",
     ]
-    lines.append(
-        f"{'candidate':<22} {'n':>3} {'rho_ref':>8} {'rho_seeds':>9} {'mean_err':>9} {'s/model':>8} {'eval_share':>10}"
-    )
     for name in CANDIDATES:
         runs = frame[frame.run == name]
         if runs.empty:
             continue
-        by_seed = [runs[runs.seed_index == s].set_index("model").error for s in sorted(set(runs.seed_index))]
-        rho = [stats.spearmanr(*ref.align(e, join="inner")).statistic for e in by_seed]
-        noise = stats.spearmanr(*by_seed[0].align(by_seed[1], join="inner")).statistic if len(by_seed) > 1 else np.nan
-        share = 1 - runs.train_seconds.sum() / runs.seconds.sum()
+        found, kept = [], []
+        for s in sorted(set(runs.seed_index)):
+            errors = runs[runs.seed_index == s].set_index(["sweep", "id"]).error.rename("candidate")
+            models = pd.concat([errors, ref], axis=1, join="inner").reset_index()
+            found.append(within(models, "candidate", "reference"))
+            means = models.groupby("sweep")[["candidate", "reference"]].mean()
+            pairs = list(combinations(means.index, 2))
+            kept.append(
+                sum(
+                    (means.candidate[a] < means.candidate[b]) == (means.reference[a] < means.reference[b])
+                    for a, b in pairs
+                )
+            )
+        w = found[0]
+        interval = f"[{w.low:.2f}, {w.high:.2f}]" if w.low is not None else "(no interval)"
+        rho = np.mean([f.spearman for f in found])
         lines.append(
-            f"{name:<22} {len(by_seed[0]):>3} {np.mean(rho):>8.3f} {noise:>9.3f} {runs.error.mean():>9.2f} "
-            f"{runs.seconds.mean():>8.1f} {share:>10.2f}"
+            f"{name:<20} {w.n:>3} {rho:>12.2f} {interval:>16} (seed 0) {np.mean(kept):>5.1f} of {len(pairs)} "
+            f"{runs.error.mean():>9.2f} {runs.seconds.mean():>8.1f} {runs.seconds.mean() / paper:>5.2f}x"
         )
     return lines
 
@@ -144,9 +151,8 @@ def _key(record: dict) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=6, help="models per space (default 6)")
-    parser.add_argument("--factor", type=float, default=4.0, help="reference budget multiple (default 4)")
-    parser.add_argument("--seeds", type=int, default=2, help="training seeds per candidate (default 2)")
+    parser.add_argument("--models", type=int, default=4, help="models per space (default 4)")
+    parser.add_argument("--seeds", type=int, default=1, help="training seeds per candidate (default 1)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes, 1 thread each")
     parser.add_argument("--minutes", type=float, default=1e9, help="start no training after this many minutes")
     parser.add_argument("--out", default="runs/fidelity_recipes.jsonl", help="results, appended as they end")
@@ -156,9 +162,7 @@ def main() -> None:
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     seen = {_key(r) for r in done if not r.get("skipped")}
     todo = [
-        j
-        for j in jobs(models(args.models), args.factor, args.seeds, time.time() + args.minutes * 60)
-        if _key(j["key"]) not in seen
+        j for j in jobs(models(args.models), args.seeds, time.time() + args.minutes * 60) if _key(j["key"]) not in seen
     ]
     from anynet import fused
 
@@ -170,7 +174,7 @@ def main() -> None:
             f.flush()
             done.append(record)
     print(f"{len(todo)} trainings in {time.perf_counter() - started:.0f} s on {args.workers} workers")
-    print("\n".join(summarize(done, args.factor)))
+    print("\n".join(summarize(done)))
 
 
 if __name__ == "__main__":

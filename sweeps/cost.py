@@ -187,10 +187,10 @@ def estimate(
     plans: list[list[dict[str, Any]]],
     data: Dataset,
     rate: float | None = None,
-    reruns: list[list[tuple[dict[str, Any], float]]] | None = None,
+    reruns: list[list[tuple[dict[str, Any], float | Recipe]]] | None = None,
 ) -> Estimate:
     """The cost of plans run with config's recipe and resources on data (its test and validation images are
-    evaluated too), and of each plan's fidelity re-runs ((row, budget multiple) pairs), and the time with as many
+    evaluated too), and of each plan's re-runs ((row, budget multiple or recipe) pairs), and the time with as many
     trials at once as max_concurrent or this machine's CPUs allow, at `rate` (training multiply-adds/s of one
     trial) or, when not given, at the rate measured with that many trials at once."""
     n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
@@ -199,7 +199,7 @@ def estimate(
     rerun_costs = [
         _rerun_cost([p for p in pairs if p[1] == m], config.recipe, n_train, n_eval)
         for pairs in reruns or []
-        for m in sorted({m for _, m in pairs})
+        for m in dict.fromkeys(m for _, m in pairs)
     ]
     trials = config.max_concurrent or max(1, int((os.cpu_count() or 1) // config.resources.cpus))
     if rate is None:
@@ -210,10 +210,13 @@ def estimate(
     return Estimate(costs, measured, trials, rerun_costs)
 
 
-def _rerun_cost(pairs: list[tuple[dict[str, Any], float]], recipe: Recipe, n_train: int, n_eval: int) -> Cost:
+def _rerun_cost(pairs: list[tuple[dict[str, Any], float | Recipe]], recipe: Recipe, n_train: int, n_eval: int) -> Cost:
     from sweeps.fidelity import scaled
 
-    parts = [training_cost([row], scaled(recipe, m) if m != 1 else recipe, n_train, n_eval) for row, m in pairs]
+    def recipe_of(m: float | Recipe) -> Recipe:
+        return m if isinstance(m, Recipe) else scaled(recipe, m) if m != 1 else recipe
+
+    parts = [training_cost([row], recipe_of(m), n_train, n_eval) for row, m in pairs]
     return Cost(
         [i for p in parts for i in p.images],
         [x for p in parts for x in p.macs],

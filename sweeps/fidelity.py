@@ -1,13 +1,16 @@
 """Fidelity re-runs of a sweep: a seeded uniform random subsample of its models trained again, once at `factor`
 times the budget and once at the same budget with other training seeds, so that analysis can say how faithfully
 the brief budget ranks models (against the longer one) and how much of that is seed noise (the re-seeded run:
-the brief budget's seed reliability). Asked for, the long run is re-seeded too (its own seed reliability).
+the brief budget's seed reliability). Asked for, the long run is re-seeded too (its own seed reliability), and the
+subsample is trained under a reference recipe too (does the ranking depend on the recipe as much as the budget?).
 
 Each re-run is an ordinary sweep folder inside the sweep's, durable and resumable like any sweep:
 
     <sweep>/fidelity/reseed/      the same budget, training seeds from another stream
     <sweep>/fidelity/x4/          4 x the budget (for factor 4), training seeds from a third stream
     <sweep>/fidelity/x4-reseed/   only when asked (reseed_long): 4 x the budget again, seeds from a fourth stream
+    <sweep>/fidelity/reference/   only when asked: under a reference recipe (the sweep's recipe with some fields
+                                  changed, e.g. lr=0.1,weight_decay=5e-4), seeds from a fifth stream
 
 Its plan holds the chosen models with their ids in the sweep, so records line up by id. The subsample is a
 random key per model (fixed by the sweep's seed and the model's id) taken over the models that finished ok,
@@ -32,7 +35,8 @@ if TYPE_CHECKING:
 
 FOLDER = "fidelity"
 RESEED = "reseed"
-RESEED_STREAM, LONG_STREAM, LONG_RESEED_STREAM = 1, 2, 3
+REFERENCE = "reference"
+RESEED_STREAM, LONG_STREAM, LONG_RESEED_STREAM, REFERENCE_STREAM = 1, 2, 3, 4
 SUBSAMPLE_STREAM = 7919  # the subsample's keys come from their own stream of the sweep's seed
 
 
@@ -66,11 +70,11 @@ def subsample(folder: SweepFolder, seed: int, k: int) -> list[int]:
 
 
 def prepare_fidelity(
-    path: str | Path, k: int, factor: float, reseed_long: bool = False
+    path: str | Path, k: int, factor: float, reseed_long: bool = False, reference: dict[str, Any] | None = None
 ) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
-    """Open (or start, or grow) a sweep's re-run folders for a subsample of k models (two; three with
-    `reseed_long`); returns (config, folder, plan) of each, the plans written. Models chosen before stay in the
-    plan."""
+    """Open (or start, or grow) a sweep's re-run folders for a subsample of k models (two; one more with
+    `reseed_long`, one more with a `reference` recipe: the sweep's with these fields changed, Recipe.override);
+    returns (config, folder, plan) of each, the plans written. Models chosen before stay in the plan."""
     if k < 2:
         raise SweepError(f"k: at least 2 models per sweep for a rank correlation, got {k}")
     if not factor > 1:
@@ -84,6 +88,8 @@ def prepare_fidelity(
     runs = [(RESEED, RESEED_STREAM, config.recipe), (long_name(factor), LONG_STREAM, scaled(config.recipe, factor))]
     if reseed_long:
         runs.append((long_name(factor, reseeded=True), LONG_RESEED_STREAM, scaled(config.recipe, factor)))
+    if reference:
+        runs.append((REFERENCE, REFERENCE_STREAM, config.recipe.override(reference)))
     work = []
     for name, stream, recipe in runs:
         folder = SweepFolder(source.path / FOLDER / name)
@@ -104,6 +110,7 @@ def prepare_fidelity(
                 "config": rerun.to_dict(),
                 "source": str(source.path),
                 "factor": factor,
+                **({"reference": dict(reference)} if name == REFERENCE else {}),
             }
         )
         folder.write_plan(plan)
@@ -117,17 +124,18 @@ def run_fidelity(
     factor: float = 4.0,
     *,
     reseed_long: bool = False,
+    reference: dict[str, Any] | None = None,
     address: str | None = None,
     progress: bool = True,
     data: Dataset | None = None,
 ) -> list[Any]:
     """Re-run a subsample of k models of each sweep (same budget re-seeded, factor x the budget, and with
-    `reseed_long` factor x the budget re-seeded) in one Ray session; returns the re-run folders' statuses
-    (sweeps.status.SweepStatus), two or three per sweep. `data`: the sweeps' dataset if already loaded; each
+    `reseed_long` factor x the budget re-seeded, with a `reference` recipe's fields under that recipe) in one Ray
+    session; returns the re-run folders' statuses (sweeps.status.SweepStatus), two to four per sweep. `data`: the sweeps' dataset if already loaded; each
     sweep's validation split is applied to it."""
     from sweeps.run import run_planned
 
-    work = [item for path in paths for item in prepare_fidelity(path, k, factor, reseed_long)]
+    work = [item for path in paths for item in prepare_fidelity(path, k, factor, reseed_long, reference)]
     return run_planned(work, address=address, progress=progress, data=data)
 
 

@@ -10,6 +10,7 @@ from anynet.errors import AnynetError, SpecError, check_keys
 from anynet.validate import check_int, check_real, parse_number
 
 
+BUDGETS = ("epochs", "images", "budget_macs")  # a recipe has exactly one
 WARMUP_FACTOR = 0.1  # lr at the first warm-up step, as a fraction of lr (pycls's OPTIM.WARMUP_FACTOR)
 # Fields that change how fast a model is trained and evaluated, never what it learns or scores.
 SPEED_ONLY = ("eval_batch_size",)
@@ -91,6 +92,13 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def override(self, changes: dict[str, Any]) -> Recipe:
+        """This recipe with some fields changed (a dict of Recipe fields, checked as from_dict does); a budget
+        among them (epochs, images or budget_macs) replaces this recipe's budget."""
+        check_keys(changes, [f.name for f in fields(self)], "recipe", RecipeError)
+        kept = {k: v for k, v in self.to_dict().items() if not (k in BUDGETS and any(b in changes for b in BUDGETS))}
+        return Recipe(**{**kept, **changes})
+
     def describe(self) -> str:
         """The recipe in words, e.g. '100G training multiply-adds per model; SGD batch 64, lr 0.05, ...'."""
         from anynet.validate import format_count
@@ -137,3 +145,53 @@ class Recipe:
         if step < ramp:
             lr *= WARMUP_FACTOR + (1 - WARMUP_FACTOR) * step / ramp
         return lr
+
+
+def parse_recipe_spec(spec: str, flag: str) -> dict[str, Any]:
+    """The recipe fields a command-line SPEC names: `key=value,...` (values read as YAML scalars: 0.1, 5e-4, true,
+    100G) or the path of a YAML file holding a mapping of them; checked against Recipe's fields (a RecipeError
+    naming `flag` and the allowed fields otherwise). Apply them with Recipe.override."""
+    import yaml
+
+    from pathlib import Path
+
+    names = [f.name for f in fields(Recipe)]
+    path = Path(spec)
+    if "=" not in spec and (path.suffix in (".yaml", ".yml") or path.exists()):
+        if not path.is_file():
+            raise RecipeError(f"{flag}: {spec} is not a file (give key=value,... or a recipe YAML file)")
+        data = yaml.safe_load(path.read_text()) or {}
+        data = data.get("recipe", data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            raise RecipeError(f"{flag}: {spec} holds no mapping of recipe fields ({', '.join(names)})")
+    else:
+        data = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise RecipeError(f"{flag}: {item!r} is not key=value (fields: {', '.join(names)})")
+            data[key.strip()] = _scalar(value.strip())
+        if not data:
+            raise RecipeError(f"{flag}: empty; give key=value,... over the fields {', '.join(names)}")
+    check_keys(data, names, flag, RecipeError)
+    try:
+        Recipe().override(data)  # every value checked now, naming its field
+    except RecipeError as e:
+        raise RecipeError(f"{flag}: {e}") from None
+    return data
+
+
+def _scalar(text: str) -> Any:
+    """A SPEC value as YAML reads it (0.1 a float, 5e-4 too, true a bool); text otherwise (100G for parse_number)."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
+    return value

@@ -30,3 +30,15 @@ def pooled_interval(models):
 def test_the_simulation_fails_the_pooled_interval_which_includes_the_gaps_between_spaces():
     scenario = Scenario("4 spaces x 5 models, rho 0.6", 5, (0.6,) * 4)
     assert coverage(scenario, 50, 0, pooled_interval) < 0.5 < TARGET[0]
+
+
+def test_the_simulation_fails_a_claim_check_that_takes_the_observed_directions_p():
+    """Counting a p below 0.05 in whichever direction the re-run models fall (not the claim's) doubles the rate."""
+    from analysis.calibration.fidelity import CLAIM_NULLS
+    from analysis.calibration.pairs import ALPHA, RATE
+    from analysis.pairtest import mean_test
+
+    better, worse = CLAIM_NULLS[0]
+    rng = np.random.default_rng(0)
+    naive = mean_test(better.draw(rng, 2000), worse.draw(rng, 2000), draws=999, seed=0).pvalue
+    assert np.mean(naive < ALPHA) > RATE[1]

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from analysis.fidelity import (
@@ -276,7 +277,9 @@ def test_bad_gates_are_one_line_errors_naming_the_flag(minimum, strict, message)
 
 
 def test_the_study_flags_for_the_fidelity_check(tmp_path, capsys):
-    from analysis.study import Study, fidelity_plan
+    from types import SimpleNamespace
+
+    from analysis.study import Study, rerun_plan
     from anynet.cli import build_parser, main
     from anynet.cli.study import study_from_args
 
@@ -285,8 +288,14 @@ def test_the_study_flags_for_the_fidelity_check(tmp_path, capsys):
     study = study_from_args(parse(["study", "--fidelity-reseed-long", "--min-fidelity", "0.5", "--strict"]))
     assert (study.fidelity_reseed_long, study.min_fidelity, study.strict) == (True, 0.5, True)
     plan = [{"id": i, "flops": f} for i, f in enumerate([3, 1, 2])]
-    assert fidelity_plan(plan, 2, 4) == [(plan[2], 1.0), (plan[2], 4)] * 2
-    assert fidelity_plan(plan, 2, 4, reseed_long=True) == [(plan[2], 1.0), (plan[2], 4), (plan[2], 4)] * 2
+    config = SimpleNamespace(recipe=Recipe(budget_macs=1e9))
+    only = dict(fidelity_recipe=None, retrain_top=0)
+    assert rerun_plan(Study(fidelity=2, fidelity_factor=4, **only), config, plan) == [(plan[2], 1.0), (plan[2], 4)] * 2
+    long = Study(fidelity=2, fidelity_factor=4, fidelity_reseed_long=True, **only)
+    assert rerun_plan(long, config, plan) == [(plan[2], 1.0), (plan[2], 4), (plan[2], 4)] * 2
+    reference = Recipe(budget_macs=1e9, lr=0.1)
+    both = Study(fidelity=1, fidelity_factor=4, fidelity_recipe={"lr": 0.1}, retrain_top=2, retrain_seeds=3)
+    assert rerun_plan(both, config, plan) == [(plan[2], 1.0), (plan[2], 4), (plan[2], reference)] + [(plan[2], 4)] * 6
     for flags, message in [
         (["--strict"], "--strict: "),
         (["--min-fidelity", "2"], "--min-fidelity: a rank correlation from -1 to 1, got 2"),
@@ -309,8 +318,9 @@ def test_the_report_shows_the_fidelity_check_where_the_sweeps_have_reruns(tmp_pa
     assert "Fidelity: does the brief budget rank models as a longer one does?" in page
     assert page.index("What the errors are") < page.index("Fidelity") < page.index('alt="edf"')
     assert "50G training multiply-adds per model" in page and (tmp_path / "report" / "fidelity.png").is_file()
-    assert report.fidelity[1].startswith("  within spaces, brief vs 4x budget: Spearman ")
-    assert report.fidelity[1].endswith("n = 10")
+    assert report.fidelity[0].startswith("The verdict separated no pair of spaces")  # the words first
+    headline = next(line for line in report.fidelity if line.startswith("  within spaces, brief vs 4x budget"))
+    assert headline.startswith("  within spaces, brief vs 4x budget: Spearman ") and headline.endswith("n = 10")
     assert "## Fidelity" in (tmp_path / "report" / "summary.md").read_text()
 
 
@@ -330,14 +340,16 @@ def test_a_study_reads_each_sweeps_results_once_for_its_report_exports_and_gate(
     monkeypatch.setattr(sweeps.store, "_read_jsonl", lambda path: reads.append(path.resolve()) or read(path))
     usable = [(SimpleNamespace(name=f.path.name, out_dir=f.path), 20) for f in folders]
     notes = []
-    study = Study(out=tmp_path / "study", top=2, min_fidelity=0.99)
+    study = Study(out=tmp_path / "study", top=2, min_fidelity=0.99, fidelity_factor=4)
     report, exports, best, warning = _report_and_export(usable, study, notes)
     assert report.fidelity and set(exports) == {"a", "b"} and best is not None
     assert warning.startswith("WARNING: the brief budget may rank each space's models worse than --min-fidelity")
     for folder in folders:
         assert reads.count((folder.path / "results.jsonl").resolve()) == 1
     loaded = load_sweeps([f.path for f in folders])
-    assert _gate(Study(min_fidelity=-1), [f.path for f in folders], loaded) is None  # any lower end passes -1
+    assert (
+        _gate(Study(min_fidelity=-1, fidelity_factor=4), [f.path for f in folders], loaded) is None
+    )  # any lower end passes -1
     assert _gate(Study(), [f.path for f in folders], loaded) is None  # no gate asked for
 
 
@@ -376,6 +388,23 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     seeds = {name: {r["id"]: r["seed"] for r in run.records()} for name, run in runs.items()}
     source = {r["id"]: r["seed"] for r in SweepFolder(tmp_path / "s").records()}
     assert all(len({source[i], *(s[i] for s in seeds.values())}) == 4 for i in seeds["reseed"])
+    # a reference recipe: one more folder, the same subsample, at the sweep's budget with lr changed
+    reference = anynet("fidelity", str(tmp_path / "s"), "--k", "3", "--recipe", "lr=0.1", "--no-progress")
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    assert "  within spaces, brief vs reference recipe: Spearman " in reference.stdout
+    assert "and under a reference recipe (the sweep's with lr=0.1)" in reference.stdout
+    records = fidelity_folders(tmp_path / "s")["reference"].records()
+    assert {r["id"] for r in records} == set(seeds["reseed"]) and {r["result"]["images"] for r in records} == {256}
+    # the export ranks by re-trained errors: the top 2 by brief error, at 2x the budget with 2 seeds
+    out = tmp_path / "best.yaml"
+    flags = ["--top", "3", "--retrain-top", "2", "--retrain-factor", "2", "--no-progress", "--out", str(out)]
+    exported = anynet("export", str(tmp_path / "s"), *flags)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    ranked = [c["ranked_by"] for c in yaml.safe_load(out.read_text())["configs"]]
+    assert [r["by"] for r in ranked] == ["retrained", "retrained", "brief"]
+    assert ranked[0]["error"] <= ranked[1]["error"] and ranked[0]["how"] == "2x the budget" and ranked[0]["seeds"] == 2
+    retrained = [SweepFolder(tmp_path / "s" / "retrain" / name) for name in ("x2-1", "x2-2")]
+    assert all({r["result"]["images"] for r in folder.records()} == {512} for folder in retrained)
     bad = anynet("fidelity", str(tmp_path / "s"), "--k", "1")
     assert (
         bad.returncode == 1

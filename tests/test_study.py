@@ -26,6 +26,12 @@ REDUCED = [
     "--top",
     "2",
     "--fidelity",
+    "3",
+    "--fidelity-factor",
+    "4",
+    "--fidelity-recipe",
+    "lr=0.1,weight_decay=5e-4",
+    "--retrain-top",
     "2",
     "--no-progress",
 ]
@@ -43,8 +49,16 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     for name in names:
         assert f"  {name}: 4 ok, 0 failed, 0 not finished" in done.stdout
     assert f"report: {out / 'report' / 'report.html'}" in done.stdout and "best model: " in done.stdout
-    assert "fidelity: 6 models re-run (AnyNetX_A 2, AnyNetX_E 2, RegNetX 2)" in done.stdout
+    assert "fidelity: 9 models re-run (AnyNetX_A 3, AnyNetX_E 3, RegNetX 3)" in done.stdout
     assert "brief vs 4x budget: Spearman " in done.stdout and "Fidelity" in (out / "report" / "report.html").read_text()
+    summary = (out / "report" / "summary.md").read_text()
+    assert any("reference recipe" in line and "Spearman" in line for line in summary.splitlines())
+    assert "## Best models, chosen at a higher fidelity" in summary
+    assert (
+        "best models chosen at 4x the budget: the top 2 of each space by brief error re-trained with 2 seeds"
+        in done.stdout
+    )
+    assert "re-trained error " in done.stdout.split("best model: ")[1]
     page = (out / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 5 and "http" not in page
     table = pd.read_csv(out / "report" / "table.csv")
@@ -52,7 +66,9 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     assert "KS tests" in (out / "report" / "summary.md").read_text()
     for name in names:
         exported = yaml.safe_load((out / "configs" / f"{name}.yaml").read_text())["configs"]
-        assert len(exported) == 2 and exported[0]["measured"]["error"] <= exported[1]["measured"]["error"]
+        assert len(exported) == 2 and exported[0]["ranked_by"]["error"] <= exported[1]["ranked_by"]["error"]
+        assert [c["ranked_by"]["by"] for c in exported] == ["retrained", "retrained"]
+        assert exported[0]["ranked_by"]["how"] == "4x the budget" and exported[0]["ranked_by"]["seeds"] == 2
         assert exported[0]["source"] == ("sampled" if name == "RegNetX" else "fitted")
         spec = load_spec(str(out / "configs" / f"{name}.yaml"))  # what anynet info reads
         assert complexity(spec)._asdict() == exported[0]["regnet_complexity"]
@@ -62,11 +78,12 @@ def test_a_reduced_study_end_to_end_then_resumed(tmp_path, ray_env):
     settings = yaml.safe_load((out / "study.yaml").read_text())
     assert settings["spaces"] == ["A", "E", "regnetx"] and settings["n"] == 4
     records = {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names}
-    records |= {f"{n}/x4": (out / "sweeps" / n / "fidelity" / "x4" / "results.jsonl").read_bytes() for n in names}
+    reruns = ["fidelity/x4", "fidelity/reference", "retrain/x4-1", "retrain/x4-2"]
+    records |= {f"{n}/{r}": (out / "sweeps" / n / r / "results.jsonl").read_bytes() for n in names for r in reruns}
     again = anynet("study", *REDUCED, "--out", str(out), env=ray_env)  # a rerun resumes: nothing is trained again
     assert again.returncode == 0, again.stderr[-3000:]
     assert {name: (out / "sweeps" / name / "results.jsonl").read_bytes() for name in names} | {
-        f"{n}/x4": (out / "sweeps" / n / "fidelity" / "x4" / "results.jsonl").read_bytes() for n in names
+        f"{n}/{r}": (out / "sweeps" / n / r / "results.jsonl").read_bytes() for n in names for r in reruns
     } == records
     changed = anynet("study", *REDUCED[:-1], "--seed", "1", "--out", str(out), env=ray_env)
     assert changed.returncode == 1 and "seed: 0 -> 1" in changed.stderr and len(changed.stderr.splitlines()) == 1
@@ -97,7 +114,10 @@ def test_plan_samples_and_estimates_without_writing(tmp_path):
     for name in ("AnyNetX_A", "AnyNetX_E", "RegNetX"):
         assert f"  {name}: 4 models, flops " in done.stdout
     assert "at 1.00G multiply-adds/s per trial (given)" in done.stdout and not out.exists()
-    assert "fidelity check: 12 re-runs (2 models per space, at the same budget and at 4x it)" in done.stdout
+    assert (
+        "fidelity check and re-trained selection: 39 re-runs (3 models per space, at the same budget and at 4x it, "
+        "under the reference recipe; the top 2 per space re-trained 2 times)" in done.stdout
+    )
 
 
 def test_sweep_files_fit_the_dataset():

@@ -6,7 +6,11 @@ Each space's re-run models get a brief and a long error with a known population 
 space; the spaces' mean errors lie GAP points apart, far more than the spread inside a space, so a figure that
 mixes the spaces (the pooled correlation) sits near 1 whatever the ranking inside them. "normal": the two errors
 jointly normal (the Gaussian copula the interval assumes); "additive": the long error uniform over 10 points and
-the brief one the long plus normal noise (another copula)."""
+the brief one the long plus normal noise (another copula).
+
+The claims the report checks at a higher fidelity ("A better than B" keeping its direction on the re-run models,
+analysis.fidelity.claim_test) get the false-positive rate of their one-sided p at 0.05 where the two spaces' mean
+errors are equal, at the re-run sizes (4 and 5 models per space)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.calibration import Check
-from analysis.fidelity import DRAWS, within
+from analysis.calibration.pairs import ALPHA, RATE, Space, normal, skewed
+from analysis.fidelity import DRAWS, claim_test, within
 
 GAP = 20.0  # points between the spaces' mean errors
 TARGET = (0.92, 0.98)
@@ -128,12 +133,40 @@ FULL = (
 )
 
 
+CLAIM_NULLS = (  # equal mean errors at the higher fidelity: a p below ALPHA for "better" is a false positive
+    (normal(40, 3, 4), normal(40, 3, 4)),
+    (normal(40, 3, 5), normal(40, 1, 5)),
+    (skewed(40, 3, 5), skewed(40, 3, 5)),
+)
+
+
+def claim_rate(better: Space, worse: Space, reps: int, draws: int | None, seed: int) -> float:
+    """How often claim_test keeps a claim's direction with p below ALPHA where the means are equal."""
+    rng = np.random.default_rng(seed)
+    lower, p = claim_test(better.draw(rng, reps), worse.draw(rng, reps), seed, draws)
+    return float(np.mean(lower & (p < ALPHA)))
+
+
 def checks(quick: bool = False, seed: int = 0) -> list[Check]:
     """Coverage of the within-space Spearman 95% interval (brief vs long; the seed reliabilities use the same
-    function) per scenario: quick, 2,000 repetitions of the QUICK scenarios; else 10,000 of the FULL ones."""
+    function) per scenario, and the false-positive rate of a claim's p at a higher fidelity (CLAIM_NULLS): quick,
+    2,000 repetitions of the QUICK scenarios and claims at 999 bootstrap draws; else 10,000 of the FULL ones and
+    claims at the tool's draws."""
     reps = 2000 if quick else 10_000
     interval = within_interval(seed=seed)
-    return [
+    draws = 999 if quick else None
+    claimed = [
+        Check(
+            f'fidelity: "better" kept at a higher fidelity, one-sided p at {ALPHA:g}',
+            "false-positive rate",
+            claim_rate(better, worse, reps, draws, seed + i),
+            *RATE,
+            reps,
+            f"{better.words} vs {worse.words}; {f'{draws:,} draws' if draws else 'the tool draws'}",
+        )
+        for i, (better, worse) in enumerate(CLAIM_NULLS)
+    ]
+    return claimed + [
         Check(
             f"fidelity: within-space Spearman 95% interval, {s.name}",
             "coverage",

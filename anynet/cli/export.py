@@ -15,6 +15,8 @@ HELP = "export a sweep's best models as configs that rebuild them exactly: json,
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from anynet.cli.fidelity import add_retrain_flags
+
     parser.add_argument("dir", metavar="DIR", nargs="?", help="a sweep folder")
     parser.add_argument("--top", type=int, default=1, help="how many of the best models (default 1)")
     parser.add_argument(
@@ -47,6 +49,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "pycls, written to --out",
     )
     parser.add_argument("--out", help="output file (default: print)")
+    add_retrain_flags(parser, None)
+    parser.add_argument("--address", help="with --retrain-top: an existing Ray cluster (default: a local Ray)")
+    parser.add_argument("--no-progress", action="store_true", help="with --retrain-top: no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise AnynetError("DIR: a sweep folder is required (or --weights FILE to rename trained weights)")
     from analysis.export import check_exports, config_form, export
 
+    if args.retrain_top is not None:
+        _retrain(args)
     configs, text = export(
         args.dir, args.top, args.format, as_studied=args.as_studied, python=args.python, approximate=args.approximate
     )
@@ -76,6 +83,30 @@ def run(args: argparse.Namespace) -> int:
     for c, result in zip(configs, checks):
         print(f"{c['name']}: {result.line()}")
     return 0 if all(result.exact for result in checks) else 1
+
+
+def _retrain(args: argparse.Namespace) -> None:
+    """Re-train the sweep's best models by brief error (--retrain-top), so that the export ranks by them."""
+    from anynet.cli.fidelity import retrain_from_args
+    from analysis.study import DEFAULT_FACTOR
+    from sweeps import SweepFolder, run_retrain
+
+    ok = sum(r["status"] == "ok" for r in SweepFolder(args.dir).latest().values())
+    how = retrain_from_args(args, ok)
+    if how["retrain_top"] == 0:
+        return
+    factor = how["retrain_factor"] or (None if how["retrain_recipe"] else DEFAULT_FACTOR)
+    for s in run_retrain(
+        [args.dir],
+        min(how["retrain_top"], ok),
+        how["retrain_seeds"],
+        factor,
+        how["retrain_recipe"],
+        address=args.address,
+        progress=not args.no_progress,
+    ):
+        if s.remaining or s.failed:
+            print(f"note: {s.name}: {s.failed} re-run(s) failed, {s.remaining} not finished", file=sys.stderr)
 
 
 def summary(c: dict[str, Any]) -> str:

@@ -20,8 +20,16 @@ HELP = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from anynet.cli.fidelity import add_gate_flags
-    from analysis.study import ALIASES, DEFAULT_FACTOR, DEFAULT_FIDELITY, DEFAULT_FLOPS, DEFAULT_N, DEFAULT_SPACES
+    from anynet.cli.fidelity import add_gate_flags, add_retrain_flags
+    from analysis.study import (
+        ALIASES,
+        DEFAULT_FACTOR,
+        DEFAULT_FIDELITY,
+        DEFAULT_FLOPS,
+        DEFAULT_N,
+        DEFAULT_RETRAIN_TOP,
+        DEFAULT_SPACES,
+    )
 
     parser.add_argument(
         "--spaces",
@@ -67,6 +75,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "the seed-noise bound sqrt(brief's x long's reliability) on brief vs long (K more re-runs per space)",
     )
     add_gate_flags(parser)
+    add_recipe_flags(parser)
+    add_retrain_flags(parser, DEFAULT_RETRAIN_TOP)
     parser.add_argument(
         "--dataset",
         default="fashion-mnist",
@@ -128,9 +138,26 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """--fidelity-recipe: the fidelity check's reference recipe."""
+    from analysis.study import DEFAULT_FIDELITY_RECIPE
+
+    default = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in DEFAULT_FIDELITY_RECIPE.items())
+    parser.add_argument(
+        "--fidelity-recipe",
+        metavar="SPEC",
+        default=default,
+        help=f"re-run the fidelity subsample under a reference recipe too: the study's recipe with these fields "
+        f"changed, key=value,... (e.g. lr=0.1,weight_decay=5e-4,epochs=1) or a recipe YAML file; the report says "
+        f"which claims held under it (default {default}; none: no reference run)",
+    )
+
+
 def study_from_args(args: argparse.Namespace):
     """The Study the flags describe (values are validated where each sweep file is)."""
+    from anynet.cli.fidelity import retrain_from_args
     from analysis.study import DEFAULT_RECIPE, Study
+    from sweeps import parse_recipe_spec
 
     recipe = dict(DEFAULT_RECIPE)
     for flag, key in (("budget", "budget_macs"), ("epochs", "epochs"), ("images", "images")):
@@ -139,9 +166,11 @@ def study_from_args(args: argparse.Namespace):
     for flag in ("batch_size", "lr", "warmup", "precise_bn"):
         if getattr(args, flag) is not None:
             recipe[flag] = getattr(args, flag)
+    n = int(parse_number("--n", args.n))
+    reference = args.fidelity_recipe
     return Study(
         spaces=tuple(s.strip() for s in args.spaces.split(",") if s.strip()),
-        n=int(parse_number("--n", args.n)),
+        n=n,
         flops=args.flops or None,
         recipe=recipe,
         dataset=args.dataset,
@@ -159,22 +188,31 @@ def study_from_args(args: argparse.Namespace):
         fidelity=args.fidelity,
         fidelity_factor=args.fidelity_factor,
         fidelity_reseed_long=args.fidelity_reseed_long,
+        fidelity_recipe=None if reference == "none" else parse_recipe_spec(reference, "--fidelity-recipe"),
+        **retrain_from_args(args, n),
         min_fidelity=args.min_fidelity,
         strict=args.strict,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.study import check_gate, run_study
+    from analysis.study import check_gate, retrain_how, run_study
 
     study = study_from_args(args)
     check_gate(study)
     budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
     check = (
         f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x"
+        + (" and under a reference recipe" if study.fidelity_recipe else "")
         if study.fidelity
         else "no fidelity check"
     )
+    if study.retrain_top:
+        factor, recipe = retrain_how(study)
+        how = f"{factor:g}x" if recipe is None else "the retrain recipe"
+        check += (
+            f", best models chosen from the top {study.retrain_top} re-trained at {how} ({study.retrain_seeds} seeds)"
+        )
     print(
         f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, {check}, "
         f"{study.dataset}; folder {study.out}"
@@ -202,11 +240,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {result.report.html}")
     for name, path in result.exports.items():
         print(f"RegNet configs of {name}: {path} (and {path.with_suffix('.pycls.yaml').name})")
+    for line in result.report.selection if result.report is not None else ():
+        print(line)
     if result.best is not None:
         b, r = result.best, result.best["regnet"]
         fit = f", e_fit {b['e_fit']:.3f}" if b["e_fit"] is not None else ""
         print(
-            f"best model: {b['name']}, error {b['measured']['error']:.2f}% -> RegNet d={r['depth']} w0={r['w0']} "
+            f"best model: {b['name']}, {ranked_words(b['ranked_by'])} -> RegNet d={r['depth']} w0={r['w0']} "
             f"wa={r['wa']} wm={r['wm']} group_w={r['group_w']} bot_mul={r['bot_mul']} ({b['source']}{fit})"
         )
     for note in result.notes:
@@ -216,6 +256,16 @@ def run(args: argparse.Namespace) -> int:
     if result.gate:
         print(result.gate)
     return 1 if result.gate and study.strict else 0
+
+
+def ranked_words(ranked: dict) -> str:
+    """The error a model was ranked by, in words: 'error 26.15% (brief)' or its re-trained mean with its spread."""
+    if ranked["by"] == "brief":
+        return f"error {ranked['error']:.2f}% (brief budget; ranked by it)"
+    return (
+        f"re-trained error {ranked['error']:.2f}% ({ranked['how']}, mean of {ranked['seeds']} seeds, spread "
+        f"{ranked['spread']:.2f}; brief {ranked['brief_error']:.2f}%)"
+    )
 
 
 AFTER_SEQUENTIAL = (
@@ -249,10 +299,16 @@ def _plan(study, rate: str | None) -> int:
     if guess.rerun_costs:
         reruns = sum(len(c.images) for c in guess.rerun_costs)
         macs = sum(c.total_macs for c in guess.rerun_costs)
+        reference = ", under the reference recipe" if study.fidelity_recipe else ""
+        retrain = (
+            f"; the top {study.retrain_top} per space re-trained {study.retrain_seeds} times"
+            if study.retrain_top
+            else ""
+        )
         print(
-            f"  fidelity check: {reruns} re-runs ({study.fidelity} models per space, at the same budget and "
-            f"{'twice ' if study.fidelity_reseed_long else ''}at {study.fidelity_factor:g}x it), "
-            f"{format_count(macs)} multiply-adds"
+            f"  fidelity check and re-trained selection: {reruns} re-runs ({study.fidelity} models per space, at the "
+            f"same budget and {'twice ' if study.fidelity_reseed_long else ''}at {study.fidelity_factor:g}x it"
+            f"{reference}{retrain}), {format_count(macs)} multiply-adds"
         )
     total = sum(c.total_macs for c in guess.costs + guess.rerun_costs)
     print(f"  in all {format_count(total)} multiply-adds (training and evaluation) {guess.describe()}")
