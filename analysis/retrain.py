@@ -158,8 +158,12 @@ def _span(values: list[int]) -> str:
 
 
 def _line(name: str, s: Selection) -> str:
-    seeds = f"spread {s.spread:.2f} over {s.best_seeds} seeds" if s.best_seeds > 1 else "1 seed"
-    line = f"{name}: best {name}-{s.best}, {s.error:.2f}% ({seeds}; brief {s.brief:.2f}%)"
+    seeds = f"mean of {s.best_seeds} seeds, spread {s.spread:.2f}" if s.best_seeds > 1 else "1 seed"
+    line = f"{name}: best {name}-{s.best}, {s.error:.2f}% re-trained ({seeds}; brief {s.brief:.2f}%)"
     if s.stayed is None:
         return line
-    return line + f"; {s.stayed} of the brief top-{s.m} stayed in the retrained top-{s.m}"
+    if s.m == 1:
+        return line + (
+            "; the brief best stayed best" if s.stayed else f"; the brief best, {name}-{s.brief_best}, did not"
+        )
+    return line + f"; {s.stayed} of the brief top-{s.m} stayed in the re-trained top-{s.m}"

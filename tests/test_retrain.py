@@ -1,6 +1,8 @@
 """Best models chosen at a higher fidelity: the retrain folders, loading their errors, the ranking and the choice per
 space, and a planted best model that retraining recovers more often than the brief ranking does."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -218,12 +220,14 @@ def test_selections_give_each_spaces_best_and_whether_the_brief_top_stayed():
         "ranked by their mean error over the seeds"
     )
     assert lines[1] == (
-        "A: best A-2, 24.50% (spread 0.80 over 2 seeds; brief 32.00%); 3 of the brief top-3 stayed in the retrained "
-        "top-3"
+        "A: best A-2, 24.50% re-trained (mean of 2 seeds, spread 0.80; brief 32.00%); 3 of the brief top-3 stayed in "
+        "the re-trained top-3"
     )
-    assert lines[3] == "C: best C-0, 25.00% (1 seed; brief 30.00%)" and len(lines) == 4
+    assert lines[2].endswith("; the brief best stayed best")
+    assert lines[3] == "C: best C-0, 25.00% re-trained (1 seed; brief 30.00%)" and len(lines) == 4
     swapped = selections(ok, ["A"], retrained_frame(brief, [26.0, 25.0]))["A"]
     assert (swapped.brief_best, swapped.best, swapped.stayed) == (0, 1, 0)
+    assert describe({"A": replace(swapped, k=2, m=1)})[1].endswith("; the brief best, A-0, did not")
     assert describe({}) == []
 
 
