@@ -337,7 +337,8 @@ LABELS = {
 }
 
 
-def _label(run: str, factor: float) -> str:
+def label(run: str, factor: float) -> str:
+    """A run's name in words: brief, brief re-seeded, 4x budget, reference recipe."""
     return {"long": f"{factor:g}x budget", "long_reseed": f"{factor:g}x budget re-seeded"}.get(run, LABELS[run])
 
 
@@ -354,7 +355,7 @@ def _name(w: Within, factor: float) -> str:
         return "seed reliability of the brief budget (brief vs brief re-seeded)"
     if (w.a, w.b) == LONG_RELIABILITY:
         return f"seed reliability of the {factor:g}x budget ({factor:g}x vs {factor:g}x re-seeded)"
-    return f"{_label(w.a, factor)} vs {_label(w.b, factor)}"
+    return f"{label(w.a, factor)} vs {label(w.b, factor)}"
 
 
 def _run_words(run: str, factor: float) -> str:
@@ -425,7 +426,7 @@ def claims(result: Fidelity, separated: list[tuple[str, str]], seed: int = 0) ->
         spaces = "The verdict separated no pair of spaces, so there is no order of the spaces to check"
     found = {run: result.find("brief", run) for run in runs}
     shown = [run for run, w in found.items() if w is not None and w.low is not None and w.low > HOLDS]
-    figures = "; ".join(f"brief vs {_label(run, f)}: {_value(w)}" for run, w in found.items() if w is not None)
+    figures = "; ".join(f"brief vs {label(run, f)}: {_value(w)}" for run, w in found.items() if w is not None)
     if not any(w is not None for w in found.values()):
         models = "the order of models within a space could not be checked (no space has 3 re-run models)"
         advice = "treat the best models below as candidates, not winners"
@@ -472,8 +473,8 @@ def describe(result: Fidelity, separated: list[tuple[str, str]] | None = None, s
         f"  (within spaces: the population rank correlation inside each space, averaged over the spaces by their "
         f"re-run models; an unbiased estimate; 95% intervals exact where a space's errors are jointly normal after "
         f"monotone transforms, none below {MIN_INTERVAL} models)",
-        f"  pooled over the spaces (including the gaps between their mean errors), {_label(p.a, f)} vs "
-        f"{_label(p.b, f)}: Spearman {p.spearman:.2f}, Kendall {p.kendall:.2f}, n = {p.n}",
+        f"  pooled over the spaces (including the gaps between their mean errors), {label(p.a, f)} vs "
+        f"{label(p.b, f)}: Spearman {p.spearman:.2f}, Kendall {p.kendall:.2f}, n = {p.n}",
         *(f"  inside {name}: brief vs {f:g}x budget: {_value(w)}" for name, w in result.per_sweep.items()),
     ]
     return lines + _orders(result.orders, f, _runs(result))

@@ -131,17 +131,21 @@ def search_plot(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     return _save(fig, path)
 
 
-def fidelity_plot(models: pd.DataFrame, factor: float, path: Path, title: str) -> Path:
-    """Each re-run model's error at the brief budget (x) against its error at factor x the budget (filled) and
-    re-seeded at the brief budget (hollow), one colour per sweep."""
-    fig, ax = _figure()
-    for i, (name, rows) in enumerate(models.groupby("sweep", sort=False)):
-        color = f"C{i}"
-        ax.scatter(rows.brief, rows.long, color=color, s=28, label=f"{name}: {factor:g}x budget (n={len(rows)})")
-        ax.scatter(rows.brief, rows.reseed, facecolors="none", edgecolors=color, s=28, label=f"{name}: re-seeded")
-    ax.set(xlabel="error at the brief budget (%)", ylabel="error when trained again (%)", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+def fidelity_plot(models: pd.DataFrame, panels: list[tuple[str, str]], path: Path, title: str) -> Path:
+    """One panel per re-run (column of `models`, panel title): each re-run model's error at the brief budget (x)
+    against its error in that run (y), one colour per sweep."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(SIZE[0] / DPI * (0.3 + 0.45 * len(panels)), SIZE[1] / DPI), dpi=DPI, sharex=True
+    )
+    for ax, (run, heading) in zip(np.atleast_1d(axes), panels):
+        for i, (name, rows) in enumerate(models.groupby("sweep", sort=False)):
+            rows = rows[rows[run].notna()]
+            ax.scatter(rows.brief, rows[run], color=f"C{i}", s=24, label=f"{name} (n={len(rows)})")
+        ax.set(xlabel="error at the brief budget (%)", ylabel=f"error, {heading.split(':')[0]} (%)")
+        ax.set_title(heading, fontsize=8)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis import pareto, plots
 from analysis.fidelity import analyse, describe, load_fidelity
+from analysis.fidelity import label as fidelity_label
 from analysis.retrain import describe as describe_retrain
 from analysis.retrain import load_retrain, selections
 from analysis.fit import with_fits
@@ -170,11 +171,14 @@ def _fidelity(
     if len(models) < 3 or models.factor.nunique() > 1:
         return []
     result = analyse(models, seed=seed)
-    figures.append(
-        plots.fidelity_plot(
-            models, result.factor, out / "fidelity.png", f"fidelity: brief vs {result.factor:g}x budget and re-seeded"
-        )
-    )
+    panels = []
+    for run in ("long", "reseed", "reference"):
+        found = result.find("brief", run)
+        if models[run].notna().any():
+            heading = fidelity_label(run, result.factor)
+            panels.append((run, heading + (f": within-space Spearman {found.spearman:.2f}" if found else "")))
+    title = "fidelity: each re-run model's error at the brief budget and when trained again"
+    figures.append(plots.fidelity_plot(result.models, panels, out / "fidelity.png", title))
     separated = [(r.better, r.worse) for r in said.pairs if r.p_holm < max(LEVELS)]
     return describe(result, separated, seed)
 

@@ -226,8 +226,9 @@ def run_until_separated(
     states = [PairState(a, b) for a, b in pairs]
     made: list[int] = []
     for look, n in enumerate(planned, start=1):
-        # the fidelity check runs once, at the last look made: its subsample is drawn from the models finished then
-        result = run_study(replace(study, n=n, fidelity=0), progress=progress)
+        # the fidelity check and the re-trained selection run once, at the last look made: the subsample and the top
+        # models are drawn from the models finished then
+        result = run_study(replace(study, n=n, fidelity=0, retrain_top=0), progress=progress)
         made.append(n)
         errors = {}
         for alias, status in zip(study.spaces, result.statuses):
@@ -236,8 +237,8 @@ def run_until_separated(
         states = update_pairs(states, errors, look, alpha, len(planned))
         if all(s.separated for s in states):
             break
-    if study.fidelity:
-        result = run_study(replace(study, n=made[-1]), progress=progress)  # trains only the fidelity re-runs
+    if study.fidelity or study.retrain_top:
+        result = run_study(replace(study, n=made[-1]), progress=progress)  # trains only the re-runs
     text = describe(states, planned, made, alpha)
     path = Path(study.out) / "sequential.md"
     write_text_atomic(path, text)

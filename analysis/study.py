@@ -150,6 +150,7 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     trial) is measured on the median model of all plans when not given."""
     from sweeps import estimate, sample_plan, sweep_data
 
+    check_reruns(study)
     data, configs = _configs(study)
     plans = [sample_plan(c) for c in configs]
     reruns = [rerun_plan(study, config, plan) for config, plan in zip(configs, plans)]
@@ -189,6 +190,7 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
 
     from sweeps import run_sweeps
 
+    check_reruns(study)
     data, configs = _configs(study)
     out = Path(study.out)
     write_text_atomic(
@@ -205,6 +207,30 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     notes += _reruns(study, usable, data, progress)
     report, exports, best, gate = _report_and_export(usable, study, notes)
     return StudyResult(statuses, report, exports, best, notes, gate)
+
+
+def check_reruns(study: Study) -> None:
+    """Raise, naming the flag, unless the fidelity check and the re-trained selection can run as asked: before any
+    model is trained, not after."""
+    from sweeps import RecipeError, Recipe
+
+    if study.fidelity and study.fidelity < 2:
+        raise StudyError(f"--fidelity: 0 (no check) or at least 2 models per space, got {study.fidelity}")
+    if study.fidelity and not study.fidelity_factor > 1:
+        raise StudyError(f"--fidelity-factor: more than 1 x the budget, got {study.fidelity_factor:g}")
+    if study.retrain_top < 0:
+        raise StudyError(
+            f"--retrain-top: 0 (rank by the brief error) or more models per space, got {study.retrain_top}"
+        )
+    if study.retrain_top and study.retrain_seeds < 1:
+        raise StudyError(f"--retrain-seeds: at least 1 training seed per model, got {study.retrain_seeds}")
+    if study.retrain_top and study.retrain_recipe is None and not (study.retrain_factor or 2) > 1:
+        raise StudyError(f"--retrain-factor: more than 1 x the budget, got {study.retrain_factor:g}")
+    for flag, changes in (("--fidelity-recipe", study.fidelity_recipe), ("--retrain-recipe", study.retrain_recipe)):
+        try:
+            Recipe().override(changes or {})
+        except RecipeError as e:
+            raise StudyError(f"{flag}: {e}") from None
 
 
 def retrain_how(study: Study) -> tuple[float | None, dict[str, Any] | None]:

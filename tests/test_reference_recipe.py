@@ -133,3 +133,41 @@ def test_a_reversed_reference_and_noisy_model_ranks_are_said_plainly(tmp_path):
         "a vs c: order changed by mean, median, ks (better at the brief budget by mean: a; under the reference"
         in orders
     )
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--fidelity", "1"], "--fidelity: 0 (no check) or at least 2 models per space, got 1"),
+        (["--fidelity-factor", "1"], "--fidelity-factor: more than 1 x the budget, got 1"),
+        (["--fidelity-recipe", "lr=-1"], "--fidelity-recipe: lr: must be a number > 0"),
+        (["--retrain-top", "-1"], "--retrain-top: 0 (rank by the brief error) or more models per space, got -1"),
+        (["--retrain-seeds", "0"], "--retrain-seeds: at least 1 training seed per model, got 0"),
+        (["--retrain-factor", "0.5"], "--retrain-factor: more than 1 x the budget, got 0.5"),
+        (["--retrain-factor", "3", "--retrain-recipe", "lr=0.1"], "--retrain-factor: give it or --retrain-recipe"),
+        (["--retrain-recipe", "epochs"], "--retrain-recipe: 'epochs' is not key=value"),
+    ],
+)
+def test_bad_rerun_flags_are_one_line_errors_before_anything_is_trained(tmp_path, capsys, flags, message):
+    from anynet.cli import main
+
+    assert main(["study", *flags, "--dataset", "synthetic", "--plan", "--out", str(tmp_path / "s")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"anynet study: error: {message}") and len(error.splitlines()) == 1
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_study_flags_for_the_reference_recipe_and_the_retrained_selection():
+    from analysis.study import DEFAULT_FIDELITY_RECIPE, Study
+    from anynet.cli import build_parser
+    from anynet.cli.study import study_from_args
+
+    parse = build_parser().parse_args
+    assert study_from_args(parse(["study"])).fidelity_recipe == DEFAULT_FIDELITY_RECIPE
+    study = study_from_args(parse(["study", "--fidelity-recipe", "none", "--retrain-top", "--n", "40"]))
+    assert study.fidelity_recipe is None and study.retrain_top == 10  # a quarter of n
+    assert study_from_args(parse(["study", "--retrain-top", "--n", "8"])).retrain_top == 4  # at least 4
+    assert study_from_args(parse(["study", "--retrain-top", "0"])).retrain_top == 0
+    other = study_from_args(parse(["study", "--retrain-recipe", "lr=0.1,epochs=1", "--retrain-seeds", "3"]))
+    assert (other.retrain_recipe, other.retrain_seeds, other.retrain_factor) == ({"lr": 0.1, "epochs": 1}, 3, None)
+    assert Study().retrain_top == 2 and Study().retrain_seeds == 2

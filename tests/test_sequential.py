@@ -92,7 +92,7 @@ class FakeStudy:
         self.errors, self.calls = errors, []
 
     def run_study(self, study: Study, progress: bool = True) -> StudyResult:
-        self.calls.append((study.n, study.fidelity))
+        self.calls.append((study.n, study.fidelity, study.retrain_top))
         failed = int(study.n > FAILED)
         statuses = [SweepStatus(name, study.n, study.n - failed, failed, 0) for name in study.spaces]
         return StudyResult(statuses, None, {}, None, [])
@@ -112,7 +112,8 @@ def test_run_until_separated_holds_three_pairs_to_holm_at_alpha_over_looks(tmp_p
     study = Study(spaces=("A", "B", "C"), n=4, out=tmp_path, fidelity=2)
     done = run_until_separated(study, PAIRS, 0.05, 32, progress=False)
     assert done.planned == done.made == [4, 8, 16, 32]  # A:B never separates: every look is made
-    assert fake.calls == [(4, 0), (8, 0), (16, 0), (32, 0), (32, 2)]  # then the fidelity re-runs, once
+    # then the fidelity re-runs and the re-trained top models, once
+    assert fake.calls == [(4, 0, 0), (8, 0, 0), (16, 0, 0), (32, 0, 0), (32, 2, 2)]
     first = decide({name: e[:4] for name, e in errors.items()}, PAIRS, 0.05, 4, seed=1)  # as the first look
     # at the first look A:C is below alpha = 0.05, and below alpha / L = 0.0125 uncorrected for the pairs (p x 2
     # directions), but its Holm p is not below alpha / L: it must wait
@@ -187,7 +188,8 @@ def test_until_separated_end_to_end(tmp_path, ray_env):
     # the sequential outcome comes first; the fixed-n verdict after it, labelled as not valid
     outcome, label = done.stdout.index("sequential outcome: "), done.stdout.index(AFTER_SEQUENTIAL + "\n")
     assert outcome < label < done.stdout.index("\n  Mean test error, lowest first: ")
-    # the fidelity check ran once, after the last look, on 2 of its 4 models per space
-    assert "brief vs 4x budget: Spearman " in done.stdout
+    # the fidelity check and the re-trained selection ran once, after the last look: 2 of its 4 models per space each
+    assert "brief vs 2x budget: Spearman " in done.stdout and "best models chosen at 2x the budget" in done.stdout
     for name in ("AnyNetX_A", "AnyNetX_E"):
-        assert len((out / "sweeps" / name / "fidelity" / "x4" / "results.jsonl").read_text().splitlines()) == 2
+        for rerun in ("fidelity/x2", "retrain/x2-1", "retrain/x2-2"):
+            assert len((out / "sweeps" / name / rerun / "results.jsonl").read_text().splitlines()) == 2

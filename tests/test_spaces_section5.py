@@ -174,7 +174,19 @@ def test_a_study_of_regnetx_against_the_section5_spaces_end_to_end(tmp_path, ray
 
     out = tmp_path / "study"
     args = ["--spaces", "regnetx,regnetx-inverted,regnetx-depthwise,mbconv", "--n", "4", "--dataset", "synthetic"]
-    args += ["--images", "512", "--top", "1", "--fidelity", "0", "--no-progress", "--out", str(out)]
+    args += [
+        "--images",
+        "512",
+        "--top",
+        "1",
+        "--fidelity",
+        "0",
+        "--retrain-top",
+        "0",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "anynet.cli", "study", *args], env=ray_env, capture_output=True, text=True
     )

@@ -88,11 +88,12 @@ def run(args: argparse.Namespace) -> int:
 def _retrain(args: argparse.Namespace) -> None:
     """Re-train the sweep's best models by brief error (--retrain-top), so that the export ranks by them."""
     from anynet.cli.fidelity import retrain_from_args
-    from analysis.study import DEFAULT_FACTOR
+    from analysis.study import DEFAULT_FACTOR, Study, check_reruns
     from sweeps import SweepFolder, run_retrain
 
     ok = sum(r["status"] == "ok" for r in SweepFolder(args.dir).latest().values())
     how = retrain_from_args(args, ok)
+    check_reruns(Study(fidelity=0, fidelity_recipe=None, **how))  # the flags' errors, named as on `anynet study`
     if how["retrain_top"] == 0:
         return
     factor = how["retrain_factor"] or (None if how["retrain_recipe"] else DEFAULT_FACTOR)
@@ -110,7 +111,15 @@ def _retrain(args: argparse.Namespace) -> None:
 
 
 def summary(c: dict[str, Any]) -> str:
-    """One line per exported config: which network, and its flops against the studied model's."""
+    """One line per exported config: which network, and its flops against the studied model's; where it was ranked
+    by a re-trained error, that error."""
+    ranked = c.get("ranked_by") or {"by": "brief"}
+    if ranked["by"] == "retrained":
+        return f"{_network(c)}; ranked by {ranked['error']:.2f}% re-trained ({ranked['how']}, {ranked['seeds']} seeds)"
+    return _network(c)
+
+
+def _network(c: dict[str, Any]) -> str:
     stages = f"{len(c['stage_depths'])} stages, strides {'-'.join(map(str, c['strides']))}"
     if c["source"] == "studied":
         return f"{c['name']}: as studied, {stages}" + (f"; {c['note']}" if c["note"] else "")

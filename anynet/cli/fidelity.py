@@ -52,13 +52,15 @@ def add_retrain_flags(parser: argparse.ArgumentParser, default: int | None) -> N
 def retrain_from_args(args: argparse.Namespace, n: int) -> dict:
     """The re-trained selection's Study fields from the flags; K 'auto' is a quarter of n, at least 4."""
     from analysis.study import DEFAULT_RETRAIN_SEEDS
-    from anynet.validate import parse_number
     from sweeps import parse_recipe_spec
 
     if args.retrain_factor is not None and args.retrain_recipe:
         raise AnynetError("--retrain-factor: give it or --retrain-recipe, not both")
     top = args.retrain_top
-    k = 0 if top is None else max(4, n // 4) if top == "auto" else int(parse_number("--retrain-top", top))
+    try:
+        k = 0 if top is None else max(4, n // 4) if top == "auto" else int(top)
+    except ValueError:
+        raise AnynetError(f"--retrain-top: a whole number of models per space (none: a quarter of n), got {top!r}")
     return {
         "retrain_top": k,
         "retrain_factor": args.retrain_factor,
