@@ -39,9 +39,10 @@ ALIASES = {
 DEFAULT_SPACES = ("A", "C", "E", "regnetx")
 DEFAULT_N = 32
 DEFAULT_FLOPS = "2M:6M"
-# Batch 64 and a 20% warm-up ranked models most faithfully at no extra cost (benchmarks/fidelity_recipes.py).
+# Batch 64 and a 20% warm-up, kept on 2026-12-06: no brief recipe ranked a space's models like one epoch of a standard
+# recipe, and none was resolved from it (benchmarks/fidelity_recipes.py; README: how the defaults were chosen).
 DEFAULT_RECIPE = {"budget_macs": "100G", "batch_size": 64, "warmup": 0.2}
-# The fidelity check and the retrained selection, at a cost that keeps the main job near its 30 minutes (README):
+# The fidelity check and the re-trained selection, together at the cost of the former check alone (README: set up):
 DEFAULT_FIDELITY = 4  # models per space re-run for the fidelity check
 DEFAULT_FACTOR = 2.0  # budget multiple of the fidelity check's long re-run
 # The reference recipe: a standard one's hyperparameters at the study's budget (benchmarks/fidelity_recipes.py's

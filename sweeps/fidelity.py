@@ -54,6 +54,18 @@ def scaled(recipe: Recipe, factor: float) -> Recipe:
     return replace(recipe, epochs=recipe.epochs * factor)
 
 
+def under(rows: list[dict], changes: dict[str, Any] | None) -> list[dict]:
+    """Plan rows for a re-run under a recipe with these fields changed: a field a model drew for itself (a space's
+    per-model lr or weight_decay, the row's `recipe`) gives way to the change, which would otherwise be ignored."""
+    if not changes:
+        return rows
+    out = []
+    for row in rows:
+        drawn = {k: v for k, v in (row.get("recipe") or {}).items() if k not in changes}
+        out.append({**{k: v for k, v in row.items() if k != "recipe"}, **({"recipe": drawn} if drawn else {})})
+    return out
+
+
 def stored_config(folder: SweepFolder) -> SweepConfig:
     """The sweep's config as its folder recorded it."""
     try:
@@ -100,7 +112,9 @@ def prepare_fidelity(
             if changed:
                 raise SweepError(f"{folder.path} holds re-runs of another sweep; changed: {'; '.join(changed)}")
             old = [row["id"] for row in folder.plan()]
-        plan = [rows[i] for i in old + [i for i in chosen if i not in old]]
+        plan = under(
+            [rows[i] for i in old + [i for i in chosen if i not in old]], reference if name == REFERENCE else None
+        )
         rerun = rerun.with_n(len(plan))
         folder.write_settings(
             {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeps.config import SweepConfig, SweepError, differences
-from sweeps.fidelity import scaled, stored_config
+from sweeps.fidelity import scaled, stored_config, under
 from sweeps.recipe import Recipe, RecipeError
 from sweeps.store import SweepFolder
 
@@ -98,7 +98,7 @@ def prepare_retrain(
             stream=RETRAIN_STREAM + seed_index,
         )
         old = _planned(folder, rerun)
-        plan = [rows[i] for i in old + [i for i in chosen if i not in old]]
+        plan = under([rows[i] for i in old + [i for i in chosen if i not in old]], recipe)
         rerun = rerun.with_n(len(plan))
         folder.write_settings(
             {

@@ -171,3 +171,36 @@ def test_the_study_flags_for_the_reference_recipe_and_the_retrained_selection():
     other = study_from_args(parse(["study", "--retrain-recipe", "lr=0.1,epochs=1", "--retrain-seeds", "3"]))
     assert (other.retrain_recipe, other.retrain_seeds, other.retrain_factor) == ({"lr": 0.1, "epochs": 1}, 3, None)
     assert Study().retrain_top == 2 and Study().retrain_seeds == 2
+
+
+def test_a_models_drawn_lr_gives_way_to_the_reference_and_retrain_recipes_changes(tmp_path):
+    """A space that draws lr and weight_decay per model: the plan rows of a re-run under changed fields drop the
+    drawn values of those fields (which would override the change), and keep the others."""
+    from sweeps.config import sweep_from_dict
+    from sweeps.plan import prepare
+    from sweeps.retrain import prepare_retrain
+    from sweeps.store import SweepFolder
+
+    lr = {"dist": "log_uniform_real", "low": 0.01, "high": 1.0}
+    wd = {"dist": "log_uniform_real", "low": 1e-5, "high": 1e-3}
+    config = sweep_from_dict(
+        {
+            "name": "h",
+            "space": "AnyNetX_E-small",
+            "overrides": {"params.lr": lr, "params.weight_decay": wd},
+            "n": 8,
+            "dataset": "synthetic",
+            "recipe": {"images": 256},
+            "out_dir": str(tmp_path / "h"),
+        }
+    )
+    folder = SweepFolder(config.out_dir)
+    for row in prepare(config, folder)[1]:
+        folder.append({**row, "status": "ok", "attempts": 1, "result": {"error": 50.0 + row["id"]}})
+    rows = {row["id"]: row for row in folder.plan()}
+    work = prepare_fidelity(folder.path, 4, 2, reference={"lr": 0.1})
+    reseed, reference = work[0][2], work[-1][2]
+    assert all(row["recipe"] == rows[row["id"]]["recipe"] for row in reseed)  # untouched
+    assert all(row["recipe"] == {"weight_decay": rows[row["id"]]["recipe"]["weight_decay"]} for row in reference)
+    retrain = prepare_retrain(folder.path, 2, 1, recipe={"lr": 0.1, "weight_decay": 5e-4})[0][2]
+    assert [row["id"] for row in retrain] == [0, 1] and all("recipe" not in row for row in retrain)
