@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sweeps import SweepFolder, load_results, retrain_folders
+from sweeps import SweepFolder, load_results, retrain_folders, retrain_run
 
 COLUMNS = ["sweep", "id", "brief", "retrained", "spread", "seeds", "errors", "how"]
-RECIPE = "recipe"  # the prefix of sweeps.retrain's folders under another recipe (recipe-1, ...); x2-1 for factor 2
 RECIPE_LABEL, BRIEF_LABEL = "the retrain recipe", "brief budget"
 STAYED = 3  # the brief top-m that should stay in the retrained top-m: m = min(STAYED, retrained - 1)
 
@@ -65,24 +64,16 @@ def load_retrain(dirs: list[str | Path], names: list[str], sources: pd.DataFrame
 def _kind(folders: dict[str, SweepFolder]) -> tuple[str, list[SweepFolder]] | None:
     """The retrain a sweep's folders hold (its label, its folders in seed order): of several kinds, the one with
     the most folders, then the largest factor (a recipe's counting as 1); None without retrain folders."""
-    kinds: dict[str, list[tuple[int, SweepFolder]]] = {}
+    kinds: dict[float | None, list[tuple[int, SweepFolder]]] = {}
     for name, folder in folders.items():
-        prefix, _, index = name.rpartition("-")
-        if index.isdigit() and (prefix == RECIPE or _factor(prefix) is not None):
-            kinds.setdefault(prefix, []).append((int(index), folder))
+        run = retrain_run(name)
+        if run is not None:
+            kinds.setdefault(run[0], []).append((run[1], folder))
     if not kinds:
         return None
-    prefix = max(kinds, key=lambda p: (len(kinds[p]), _factor(p) or 1))
-    label = RECIPE_LABEL if prefix == RECIPE else f"{_factor(prefix):g}x the budget"
-    return label, [folder for _, folder in sorted(kinds[prefix], key=lambda item: item[0])]
-
-
-def _factor(prefix: str) -> float | None:
-    """The budget multiple of a retrain folder's prefix (x2: 2.0); None for any other."""
-    try:
-        return float(prefix[1:]) if prefix.startswith("x") else None
-    except ValueError:
-        return None
+    factor = max(kinds, key=lambda f: (len(kinds[f]), f or 1))
+    label = RECIPE_LABEL if factor is None else f"{factor:g}x the budget"
+    return label, [folder for _, folder in sorted(kinds[factor], key=lambda item: item[0])]
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:

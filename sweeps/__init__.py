@@ -46,6 +46,7 @@ _EXPORTS = {
     "run_fidelity": "sweeps.fidelity",
     "prepare_fidelity": "sweeps.fidelity",
     "retrain_name": "sweeps.retrain",
+    "retrain_run": "sweeps.retrain",
     "retrain_folders": "sweeps.retrain",
     "run_retrain": "sweeps.retrain",
     "prepare_retrain": "sweeps.retrain",

@@ -104,32 +104,40 @@ def prepare_fidelity(
         runs.append((REFERENCE, REFERENCE_STREAM, config.recipe.override(reference)))
     work = []
     for name, stream, recipe in runs:
-        folder = SweepFolder(source.path / FOLDER / name)
-        rerun = replace(config, name=f"{config.name}-{name}", out_dir=folder.path, recipe=recipe, stream=stream)
-        old: list[int] = []
-        if folder.exists():
-            changed = differences(folder.settings().get("identity", {}), rerun.identity())
-            if changed:
-                raise SweepError(f"{folder.path} holds re-runs of another sweep; changed: {'; '.join(changed)}")
-            old = [row["id"] for row in folder.plan()]
-        plan = under(
-            [rows[i] for i in old + [i for i in chosen if i not in old]], reference if name == REFERENCE else None
-        )
-        rerun = rerun.with_n(len(plan))
-        folder.write_settings(
-            {
-                "name": rerun.name,
-                "n": rerun.n,
-                "identity": rerun.identity(),
-                "config": rerun.to_dict(),
-                "source": str(source.path),
-                "factor": factor,
-                **({"reference": dict(reference)} if name == REFERENCE else {}),
-            }
-        )
-        folder.write_plan(plan)
-        work.append((rerun, folder, plan))
+        path = source.path / FOLDER / name
+        rerun = replace(config, name=f"{config.name}-{name}", out_dir=path, recipe=recipe, stream=stream)
+        changes = reference if name == REFERENCE else None
+        settings = {"factor": factor, **({"reference": dict(reference)} if changes else {})}
+        work.append(open_rerun(source, rows, rerun, chosen, changes, settings, "re-runs of another sweep"))
     return work
+
+
+def open_rerun(
+    source: SweepFolder,
+    rows: dict[int, dict],
+    rerun: SweepConfig,
+    chosen: list[int],
+    changes: dict[str, Any] | None,
+    settings: dict[str, Any],
+    holds: str,
+) -> tuple[SweepConfig, SweepFolder, list[dict]]:
+    """Open (or start, or grow) one re-run folder of a sweep (`rerun.out_dir`) for the `chosen` ids of its plan
+    `rows`: a folder bound to another config is refused (saying it `holds` what it does, and what changed); the
+    models planned before stay first, the chosen ones not yet planned follow, under the recipe `changes` (`under`).
+    Writes the folder's settings (with `settings` added) and plan; returns (config, folder, plan)."""
+    folder = SweepFolder(rerun.out_dir)
+    old: list[int] = []
+    if folder.exists():
+        changed = differences(folder.settings().get("identity", {}), rerun.identity())
+        if changed:
+            raise SweepError(f"{folder.path} holds {holds}; changed: {'; '.join(changed)}")
+        old = [row["id"] for row in folder.plan()]
+    plan = under([rows[i] for i in old + [i for i in chosen if i not in old]], changes)
+    rerun = rerun.with_n(len(plan))
+    identity = {"name": rerun.name, "n": rerun.n, "identity": rerun.identity(), "config": rerun.to_dict()}
+    folder.write_settings({**identity, "source": str(source.path), **settings})
+    folder.write_plan(plan)
+    return rerun, folder, plan
 
 
 def run_fidelity(

@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeps.config import SweepConfig, SweepError, differences
-from sweeps.fidelity import scaled, stored_config, under
+from sweeps.config import SweepConfig, SweepError
+from sweeps.fidelity import open_rerun, scaled, stored_config
 from sweeps.recipe import Recipe, RecipeError
 from sweeps.store import SweepFolder
 
@@ -36,6 +36,20 @@ RETRAIN_STREAM = 10  # seed s (0-based) trains with seeds from stream RETRAIN_ST
 def retrain_name(factor: float | None, seed_index: int) -> str:
     """The folder of one seed (0-based): x2-1, x2-2 for factor 2; recipe-1, recipe-2 under another recipe."""
     return f"{f'x{factor:g}' if factor is not None else RECIPE}-{seed_index + 1}"
+
+
+def retrain_run(name: str) -> tuple[float | None, int] | None:
+    """The inverse of retrain_name: (factor, or None under another recipe; the 0-based seed index) of a retrain
+    folder's name; None for any other name."""
+    prefix, _, index = name.rpartition("-")
+    if not index.isdigit() or int(index) < 1:
+        return None
+    if prefix == RECIPE:
+        return None, int(index) - 1
+    try:
+        return (float(prefix[1:]), int(index) - 1) if prefix.startswith("x") else None
+    except ValueError:
+        return None
 
 
 def top_ids(folder: SweepFolder, k: int) -> list[int]:
@@ -89,41 +103,16 @@ def prepare_retrain(
     work = []
     for seed_index in range(seeds):
         name = retrain_name(factor, seed_index)
-        folder = SweepFolder(source.path / FOLDER / name)
         rerun = replace(
             config,
             name=f"{config.name}-{FOLDER}-{name}",
-            out_dir=folder.path,
+            out_dir=source.path / FOLDER / name,
             recipe=retrained,
             stream=RETRAIN_STREAM + seed_index,
         )
-        old = _planned(folder, rerun)
-        plan = under([rows[i] for i in old + [i for i in chosen if i not in old]], recipe)
-        rerun = rerun.with_n(len(plan))
-        folder.write_settings(
-            {
-                "name": rerun.name,
-                "n": rerun.n,
-                "identity": rerun.identity(),
-                "config": rerun.to_dict(),
-                "source": str(source.path),
-                **how,
-                "seed_index": seed_index,
-            }
-        )
-        folder.write_plan(plan)
-        work.append((rerun, folder, plan))
+        settings = {**how, "seed_index": seed_index}
+        work.append(open_rerun(source, rows, rerun, chosen, recipe, settings, "retrains of another sweep or recipe"))
     return work
-
-
-def _planned(folder: SweepFolder, rerun: SweepConfig) -> list[int]:
-    """The ids a retrain folder planned before (none for a new one); a folder bound to another config is refused."""
-    if not folder.exists():
-        return []
-    changed = differences(folder.settings().get("identity", {}), rerun.identity())
-    if changed:
-        raise SweepError(f"{folder.path} holds retrains of another sweep or recipe; changed: {'; '.join(changed)}")
-    return [row["id"] for row in folder.plan()]
 
 
 def run_retrain(

@@ -37,8 +37,9 @@ from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
 
 
-def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=()):
-    """A sweep folder with a real plan and made-up errors (no training); models in `failed` failed."""
+def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=(), errors=None):
+    """A sweep folder with a real plan and made-up errors (no training: 50 + id, or errors[id]); models in `failed`
+    failed."""
     config = sweep_from_dict(
         {
             "name": name,
@@ -58,7 +59,7 @@ def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=()):
                 **row,
                 "status": "ok" if ok else "failed",
                 "attempts": 1,
-                "result": {"error": 50.0 + row["id"]} if ok else None,
+                "result": {"error": 50.0 + row["id"] if errors is None else float(errors[row["id"]])} if ok else None,
             }
         )
     return folder

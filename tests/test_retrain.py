@@ -8,31 +8,21 @@ import pandas as pd
 import pytest
 
 from analysis.retrain import describe, load_retrain, ranked, selections
-from sweeps.config import SweepError, sweep_from_dict
-from sweeps.plan import prepare
+from sweeps.config import SweepError
 from sweeps.recipe import Recipe
-from sweeps.retrain import RETRAIN_STREAM, prepare_retrain, retrain_folders, retrain_name, top_ids
-from sweeps.store import SweepFolder
+from sweeps.retrain import RETRAIN_STREAM, prepare_retrain, retrain_folders, retrain_name, retrain_run, top_ids
+from tests.test_fidelity import sweep as fidelity_sweep
 
 
 def sweep(root, name, errors, failed=()):
-    """A sweep folder with a real plan and the given brief errors (no training); models in `failed` failed."""
-    config = sweep_from_dict(
-        {
-            "name": name,
-            "space": "AnyNetX_E-small",
-            "n": len(errors),
-            "dataset": "synthetic",
-            "recipe": {"budget_macs": "50G"},
-            "out_dir": str(root / name),
-        }
-    )
-    folder = SweepFolder(config.out_dir)
-    for row in prepare(config, folder)[1]:
-        ok = row["id"] not in failed
-        result = {"error": float(errors[row["id"]])} if ok else None
-        folder.append({**row, "status": "ok" if ok else "failed", "attempts": 1, "result": result})
-    return folder
+    """A sweep folder of len(errors) models with these brief errors (no training); models in `failed` failed."""
+    return fidelity_sweep(root, name, n=len(errors), failed=failed, errors=errors)
+
+
+def test_a_folder_name_parses_back_to_its_factor_and_seed():
+    for factor, index in [(2.0, 0), (2.5, 1), (None, 2)]:
+        assert retrain_run(retrain_name(factor, index)) == (factor, index)
+    assert [retrain_run(name) for name in ("x2", "x-1", "recipe-0", "reseed-1", "x2-reseed")] == [None] * 5
 
 
 def record(folder, errors):
