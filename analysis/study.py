@@ -65,8 +65,9 @@ class Study:
     n: int = DEFAULT_N
     flops: str | None = DEFAULT_FLOPS
     recipe: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RECIPE))
-    dataset: str = "fashion-mnist"
+    dataset: str = "fashion-mnist"  # a built-in name, or a path to the user's images or arrays
     data_dir: str | None = None
+    images: dict[str, Any] = field(default_factory=dict)  # a path's decoding (sweeps.ImageOptions fields)
     val_split: float | None = None
     seed: int = 0
     resources: dict[str, float] = field(default_factory=lambda: {"cpus": 1, "gpus": 0})
@@ -100,11 +101,10 @@ class StudyResult:
 
 def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> list[dict[str, Any]]:
     """The study's sweep files (as data), one per space. A space is made to take the dataset's images and classes;
-    the paper's spaces named by alias are also set to its resolution."""
+    the paper's spaces named by alias are also set to its resolution (a user's images are decoded at it)."""
     from sampler import get_space
 
-    if not study.spaces:
-        raise StudyError(f"spaces: give at least one of {', '.join(ALIASES)} (or a space name or YAML file)")
+    check_spaces(study)
     files = []
     for alias in study.spaces:
         space = get_space(ALIASES.get(alias, alias))
@@ -114,27 +114,38 @@ def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> l
         name = space.name.removesuffix("-small")
         if name in [f["name"] for f in files]:
             raise StudyError(f"spaces: {alias} is given twice")
-        files.append(
-            {
-                "name": name,
-                "space": ALIASES.get(alias, alias),
-                "n": study.n,
-                "seed": study.seed,
-                "overrides": {k: v for k, v in wanted.items() if getattr(space, k) != v},
-                "flops": study.flops,
-                "dataset": study.dataset,
-                "data_dir": study.data_dir,
-                "val_split": study.val_split,
-                "recipe": dict(study.recipe),
-                "resources": dict(study.resources),
-                "measure": dict(study.measure),
-                "max_concurrent": study.max_concurrent,
-                "retries": study.retries,
-                "address": study.address,
-                "out_dir": str(Path(study.out) / "sweeps" / name),
-            }
-        )
+        overrides = {k: v for k, v in wanted.items() if getattr(space, k) != v}
+        files.append(sweep_file(study, name, ALIASES.get(alias, alias), resolution, overrides))
     return files
+
+
+def sweep_file(
+    study: Study, name: str, space: str | dict[str, Any], resolution: int, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One space's sweep file (as data) under the study's settings, in <out>/sweeps/<name>; `space` a space's name,
+    YAML file or mapping; `resolution` the data's (a user's images are decoded at it)."""
+    from sweeps import is_path
+
+    own = {"images": {**study.images, "resolution": resolution}} if is_path(study.dataset) else {}
+    return {
+        "name": name,
+        "space": space,
+        "n": study.n,
+        "seed": study.seed,
+        "overrides": overrides or {},
+        "flops": study.flops,
+        "dataset": study.dataset,
+        "data_dir": study.data_dir,
+        **own,
+        "val_split": study.val_split,
+        "recipe": dict(study.recipe),
+        "resources": dict(study.resources),
+        "measure": dict(study.measure),
+        "max_concurrent": study.max_concurrent,
+        "retries": study.retries,
+        "address": study.address,
+        "out_dir": str(Path(study.out) / "sweeps" / name),
+    }
 
 
 @dataclass(frozen=True)
@@ -176,13 +187,36 @@ def rerun_plan(study: Study, config: SweepConfig, plan: list[dict[str, Any]]) ->
     return pairs
 
 
-def _configs(study: Study) -> tuple[Dataset, list[SweepConfig]]:
-    """The study's dataset (found, or fetched, before any work) and its validated sweep files."""
-    from sweeps import load_dataset, sweep_from_dict
+def check_spaces(study: Study) -> None:
+    if not study.spaces:
+        raise StudyError(f"spaces: give at least one of {', '.join(ALIASES)} (or a space name or YAML file)")
 
-    data = load_dataset(study.dataset, study.data_dir, download=True)
-    files = sweep_files(study, data.in_channels, data.num_classes, data.resolution)
+
+def _configs(study: Study, progress: bool = False) -> tuple[Dataset, list[SweepConfig]]:
+    """The study's dataset and its validated sweep files."""
+    from sweeps import sweep_from_dict
+
+    data, resolution = study_data(study, progress)
+    files = sweep_files(study, data.in_channels, data.num_classes, resolution)
     return data, [sweep_from_dict(f) for f in files]
+
+
+def study_data(study: Study, progress: bool = False) -> tuple[Dataset, int]:
+    """The study's dataset (found, fetched or decoded before any work: a user's images at the first space's
+    resolution unless its images options give one) and the resolution its spaces take."""
+    from sampler import get_space
+    from sweeps import DataError, ImageOptions, load_dataset
+
+    check_spaces(study)
+    try:
+        options = ImageOptions.from_dict(study.images)
+    except DataError as e:
+        raise StudyError(str(e)) from None
+    first = get_space(ALIASES.get(study.spaces[0], study.spaces[0]))
+    data = load_dataset(
+        study.dataset, study.data_dir, download=True, images=options, fallback=first.resolution, progress=progress
+    )
+    return data, options.resolution or data.resolution
 
 
 def run_study(study: Study, progress: bool = True) -> StudyResult:
@@ -192,7 +226,7 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     from sweeps import run_sweeps
 
     check_reruns(study)
-    data, configs = _configs(study)
+    data, configs = _configs(study, progress)
     out = Path(study.out)
     write_text_atomic(
         out / "study.yaml",
@@ -299,10 +333,12 @@ def _gate(study: Study, dirs: list[Path], loaded: Sweeps | None) -> str | None:
 
 def check_gate(study: Study) -> None:
     """Raise, naming the flag, unless the fidelity gate is asked for as it can work: --min-fidelity a correlation
-    in [-1, 1] with a fidelity check, --strict only with it."""
+    in [-1, 1] with a fidelity check, --strict only with it (or with the user's own images, which it also holds
+    to: an unreadable one stops the study)."""
     from analysis.fidelity import check_gate as check
+    from sweeps import is_path
 
-    check(study.min_fidelity, study.strict)
+    check(study.min_fidelity, study.strict and not is_path(study.dataset))
     if study.min_fidelity is not None and not study.fidelity:
         raise StudyError("--min-fidelity: needs the fidelity check; give --fidelity K (K of 3 or more)")
 

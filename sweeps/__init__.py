@@ -9,7 +9,9 @@ actor imports sweeps.dispatch) does not pay for torch and Ray Tune."""
 from anynet.lazy import lazy_exports
 
 _EXPORTS = {
-    "DataError": "sweeps.data",
+    "DataError": "sweeps.image_source",
+    "ImageOptions": "sweeps.image_source",
+    "is_path": "sweeps.image_source",
     "Dataset": "sweeps.data",
     "load_dataset": "sweeps.data",
     "spec_for_data": "sweeps.data",

@@ -13,7 +13,12 @@ A sweep file is YAML with these fields (only name, space and n are required):
     flops: 2M:8M                    # complexity bands, LO:HI (either side may be empty) or [lo, hi]
     params: null
     acts: null
-    dataset: fashion-mnist
+    dataset: fashion-mnist          # a built-in set, or a path (relative to the sweep file): an image folder (one
+                                    # sub-folder per class, optionally under train/ and test/), an .npz file or a
+                                    # folder of .npy files (sweeps.image_source says which arrays)
+    images: {resolution: null, resize: true, test_split: 0.2, per_class: null, strict: false}
+                                    # a path's decoding (sweeps.image_source.ImageOptions); resolution null: an
+                                    # array's own, an image folder's at the space's resolution
     data_dir: null
     val_split: null                 # e.g. 0.1: select on a validation split carved from the training set
     recipe: {images: 30000}         # the brief-training recipe (sweeps.recipe.Recipe's fields)
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -45,13 +51,14 @@ from anynet.files import read_yaml
 from anynet.validate import check_int, parse_band, parse_number
 from sampler import DesignSpace, get_space
 from sweeps.data import NAMES as DATASETS
+from sweeps.image_source import DataError, ImageOptions, is_path
 from sweeps.recipe import Recipe, RecipeError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 BANDS = ("flops", "params", "acts")
 # The fields that decide which models a sweep trains and how: a sweep folder keeps them, and running it again
 # with any of them changed would mix two experiments. n may grow; everything else is about where and how to run.
-IDENTITY = ("space", "seed", "flops", "params", "acts", "dataset", "val_split", "recipe", "stream")
+IDENTITY = ("space", "seed", "flops", "params", "acts", "dataset", "images", "val_split", "recipe", "stream")
 
 
 class SweepError(AnynetError):
@@ -91,8 +98,9 @@ class SweepConfig:
     flops: tuple[float | None, float | None] | None = None
     params: tuple[float | None, float | None] | None = None
     acts: tuple[float | None, float | None] | None = None
-    dataset: str = "fashion-mnist"
+    dataset: str = "fashion-mnist"  # a built-in name, or the absolute path of the user's own data
     data_dir: str | None = None
+    images: ImageOptions = field(default_factory=ImageOptions)  # how a path's images are decoded
     val_split: float | None = None
     recipe: Recipe = field(default_factory=Recipe)
     resources: Resources = field(default_factory=Resources)
@@ -108,8 +116,14 @@ class SweepConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields a sweep folder is bound to, as plain data."""
-        data = {**self.to_dict(), "recipe": self.recipe.identity()}
-        return {k: data[k] for k in IDENTITY if k != "stream" or self.stream}  # folders before streams had none
+        data = {**self.to_dict(), "recipe": self.recipe.identity(), "images": self.images.identity()}
+        # folders before streams (and before a user's own data) had neither field
+        return {k: data[k] for k in IDENTITY if (k != "stream" or self.stream) and (k != "images" or self.own_data)}
+
+    @property
+    def own_data(self) -> bool:
+        """Whether the dataset is a path to the user's images or arrays, not a built-in set."""
+        return is_path(self.dataset)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML data (lists, not tuples); the space by its resolved contents."""
@@ -120,6 +134,7 @@ class SweepConfig:
             recipe=self.recipe.to_dict(),
             resources=asdict(self.resources),
             measure=asdict(self.measure),
+            images=self.images.to_dict(),
         )
         return json.loads(json.dumps(data))
 
@@ -193,8 +208,17 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
         raise SweepError(f"name: must be a non-empty string without '/', got {name!r}")
     space = _space(data["space"], data.get("overrides") or {}, base)
     dataset = data.get("dataset", "fashion-mnist")
-    if dataset not in DATASETS:
-        raise SweepError(f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}")
+    if not isinstance(dataset, str) or not (dataset in DATASETS or is_path(dataset, base)):
+        raise SweepError(
+            f"dataset: {dataset!r} is not one of {', '.join(DATASETS)}, nor a path to an image folder, an .npz file "
+            f"or a folder of .npy files"
+        )
+    if dataset not in DATASETS:  # a path: relative to the sweep file's folder, kept absolute
+        dataset = os.path.abspath(base / Path(dataset).expanduser())
+    try:
+        images = ImageOptions.from_dict(data.get("images") or {})
+    except DataError as e:
+        raise SweepError(str(e).removeprefix("dataset: ")) from None
     val_split = data.get("val_split")
     if val_split is not None and not (isinstance(val_split, (int, float)) and 0 < val_split < 1):
         raise SweepError(f"val_split: must be a number between 0 and 1 (exclusive) or null, got {val_split!r}")
@@ -221,6 +245,7 @@ def _from_dict(data: Any, base: Path) -> SweepConfig:
         **{m: _band(m, data.get(m)) for m in BANDS},
         dataset=dataset,
         data_dir=str(data["data_dir"]) if data.get("data_dir") else None,
+        images=images,
         val_split=float(val_split) if val_split is not None else None,
         recipe=recipe,
         resources=_resources(data.get("resources") or {}),

@@ -1,4 +1,5 @@
-"""Datasets as uint8 tensors: found on disk in a fixed order, validated as read, loaded once.
+"""Datasets as uint8 tensors: found on disk in a fixed order, validated as read, loaded once. A path instead of a
+name is the user's own images or arrays (sweeps.own_data: decoded once, memory-mapped after).
 
 Search order for dataset NAME: an explicit data_dir (the files in it, or in data_dir/NAME); $ANYNET_DATA/NAME;
 /usr/share/datasets/NAME (Debian's dataset-fashion-mnist installs there); ~/.cache/anynet/NAME. With
@@ -17,19 +18,21 @@ import os
 import pickle
 import tarfile
 import urllib.request
+import warnings
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from anynet.errors import AnynetError
 from anynet.files import resolve_spec
 from anynet.spec import AnyNetSpec
 from anynet.zoo import zoo_name
+from sweeps.image_source import BUILT_IN, DataError, ImageOptions, is_path
 
-NAMES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagenet", "synthetic")
+NAMES = BUILT_IN
 NPY = {"imagenet": 1000}  # name -> classes, for datasets stored as {train,test}_{x,y}.npy
 IDX_FILES = {  # role -> standard file name
     "train_x": "train-images-idx3-ubyte",
@@ -49,13 +52,15 @@ CIFAR = {  # name -> (folder inside the archive, train files, test file, label k
 }
 
 
-class DataError(AnynetError):
-    """A dataset that cannot be found or read; the message names the file or the paths searched."""
+TENSORS = ("train_x", "train_y", "test_x", "test_y", "val_x", "val_y")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images as uint8 [N, C, H, W] and labels as int64 [N], on one device; mean/std per channel in [0, 1]."""
+    """Images as uint8 [N, C, H, W] and labels as int64 [N], on one device; mean/std per channel in [0, 1].
+
+    Pickled (as Ray ships it to trials) its tensors travel as numpy arrays, which Ray's object store hands to
+    every process on a node without a copy (a torch tensor would be copied into each)."""
 
     name: str
     train_x: torch.Tensor
@@ -68,6 +73,9 @@ class Dataset:
     source: str
     val_x: torch.Tensor | None = None
     val_y: torch.Tensor | None = None
+    classes: tuple[str, ...] = ()  # class names, where the data has them
+    cache: str | None = None  # the decode cache folder the tensors are memory-mapped from (a user's own data)
+    provenance: dict[str, Any] = field(default_factory=dict)  # a user's data: fingerprint, skipped files, options
 
     @property
     def in_channels(self) -> int:
@@ -79,8 +87,34 @@ class Dataset:
 
     def to(self, device: torch.device | str) -> Dataset:
         """The same data on another device."""
-        moved = {k: getattr(self, k) for k in ("train_x", "train_y", "test_x", "test_y", "val_x", "val_y")}
+        moved = {k: getattr(self, k) for k in TENSORS}
         return replace(self, **{k: None if v is None else v.to(device) for k, v in moved.items()})
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        return _from_state, ({k: v.numpy() if k in TENSORS and v is not None else v for k, v in state.items()},)
+
+    def shared(self, local: bool) -> Dataset | CachedDataset:
+        """What to ship to trials: on a one-machine Ray (`local`), a dataset memory-mapped from its decode cache
+        goes as the cache's path (every trial maps the same pages); anything else as itself, through the object
+        store (once per node)."""
+        return CachedDataset(self.cache) if local and self.cache else self
+
+    def summary(self) -> dict[str, Any]:
+        """The record of the data a sweep trained on: source, classes, counts, channels, resolution, mean/std."""
+        splits = {s: getattr(self, f"{s}_y") for s in ("train", "val", "test") if getattr(self, f"{s}_y") is not None}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "classes": list(self.classes) or self.num_classes,
+            "channels": self.in_channels,
+            "resolution": self.resolution,
+            "images": {s: len(y) for s, y in splits.items()},
+            "per_class": {s: torch.bincount(y, minlength=self.num_classes).tolist() for s, y in splits.items()},
+            "mean": [round(m, 6) for m in self.mean],
+            "std": [round(v, 6) for v in self.std],
+            **self.provenance,
+        }
 
     def with_val_split(self, fraction: float, seed: int = 0) -> Dataset:
         """Carve a seeded random `fraction` of the training set out as a validation set."""
@@ -98,13 +132,57 @@ class Dataset:
             train_y=self.train_y[train],
             val_x=self.train_x[val],
             val_y=self.train_y[val],
+            cache=None,  # copies now, not the cache's pages
         )
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = False) -> Dataset:
-    """Find, read and validate a dataset; returns it on the CPU."""
+def _from_state(state: dict[str, Any]) -> Dataset:
+    with warnings.catch_warnings():  # read-only arrays (Ray's object store, a memory map): training only reads them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = {k: torch.from_numpy(state[k]) for k in TENSORS if state[k] is not None}
+    return Dataset(**{**state, **tensors})
+
+
+@dataclass(frozen=True)
+class CachedDataset:
+    """A dataset shipped by the path of its decode cache; `open` memory-maps it in the receiving process."""
+
+    cache: str
+
+    def open(self) -> Dataset:
+        from sweeps.own_data import open_cache
+
+        return open_cache(self.cache)
+
+
+def opened(data: Dataset | CachedDataset) -> Dataset:
+    """A shipped dataset, ready to train on."""
+    return data.open() if isinstance(data, CachedDataset) else data
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    download: bool = False,
+    images: ImageOptions | None = None,
+    fallback: int | None = None,
+    progress: bool = False,
+    quiet: bool = False,
+) -> Dataset:
+    """Find, read and validate a dataset; returns it on the CPU. A path (an image folder, an .npz file or a folder
+    of .npy files) is the user's own data, decoded once as `images` says (sweeps.own_data; `fallback`: the
+    resolution of an image folder when `images` gives none); `progress` shows a bar while decoding, and `quiet`
+    leaves out the line on stdout that says whether it decoded or used the cache."""
+    if is_path(name):
+        from sweeps.own_data import load_own
+
+        return load_own(name, images or ImageOptions(), fallback, progress, quiet)
     if name not in NAMES:
-        raise DataError(f"dataset: {name!r} is not one of {', '.join(NAMES)}")
+        raise DataError(
+            f"dataset: {name!r} is not one of {', '.join(NAMES)}, nor a path to an image folder, an .npz file or "
+            f"a folder of .npy files"
+        )
     if name == "synthetic":
         return synthetic()
     dirs = search_dirs(name, data_dir)

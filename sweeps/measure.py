@@ -195,12 +195,17 @@ def training_memory(
     trainee = copy.deepcopy(model).train()
     storages: dict[int, int] = {}
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def pack(t: torch.Tensor) -> None:
         storage = t.untyped_storage()
         storages[storage.data_ptr()] = storage.nbytes()
-        return t
+        # Nothing is kept: no backward runs. Returning t itself would leak every saved output (the graph node
+        # would hold its own output through the packed value, a cycle that reference counting never frees:
+        # about 75 MB per model, measured 2026-12-06 over 24 models in one process).
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    def unpack(_: None) -> torch.Tensor:
+        raise RuntimeError("training_memory runs no backward pass")
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         out = trainee(x)
     del out, trainee
     return (sum(storages.values()) + 2 * state + optimizer + buffers) / MB, "saved_tensors"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeps.config import SweepConfig, load_sweep
+from sweeps.config import SweepConfig, SweepError, load_sweep
 from sweeps.data import Dataset, load_dataset
 from sweeps.cost import Estimate, estimate, training_cost
 from sweeps.plan import prepare, sample_plan
@@ -14,10 +14,19 @@ from sweeps.status import SweepStatus, sweep_status
 from sweeps.store import SweepFolder
 
 
-def sweep_data(config: SweepConfig, data: Dataset | None = None) -> Dataset:
-    """The sweep's dataset (downloaded into the cache when missing and the network allows; `data` if already
-    loaded), with its validation split when it has one."""
-    data = data if data is not None else load_dataset(config.dataset, config.data_dir, download=True)
+def sweep_data(config: SweepConfig, data: Dataset | None = None, progress: bool = False) -> Dataset:
+    """The sweep's dataset (downloaded into the cache when missing and the network allows; a path decoded once, at
+    the space's resolution unless the sweep's images say; `data` if already loaded), with its validation split
+    when it has one."""
+    if data is None:
+        data = load_dataset(
+            config.dataset,
+            config.data_dir,
+            download=True,
+            images=config.images,
+            fallback=config.space.resolution,
+            progress=progress,
+        )
     return data.with_val_split(config.val_split, seed=config.seed) if config.val_split else data
 
 
@@ -87,22 +96,56 @@ def run_planned(
         final = folder.final_ids()  # once per folder: it reads results.jsonl
         pending.append([row for row in plan if row["id"] not in final])
     if any(pending):
+        datasets: dict[tuple, Dataset] = {}  # loaded before Ray starts: a decode's worker processes are spawned
+        for (config, folder, _), rows in zip(work, pending):
+            if not rows:
+                continue
+            key = (config.dataset, config.data_dir, repr(config.images), config.val_split, config.seed)
+            if key not in datasets:
+                datasets[key] = sweep_data(config, data, progress)
+            check_data(config, folder, datasets[key])
         from sweeps.tune_trials import Trials, ray_session, run_trials  # imports Ray: only when there is work
 
-        datasets: dict[tuple, Dataset] = {}
         groups: dict[tuple, list[tuple[Trials, list[dict[str, Any]]]]] = {}
         with ray_session(address or work[0][0].address):
             for (config, folder, plan), rows in zip(work, pending):
                 if not rows:
                     continue
-                key = (config.dataset, config.data_dir, config.val_split, config.seed)
-                if key not in datasets:
-                    datasets[key] = sweep_data(config, data)
+                key = (config.dataset, config.data_dir, repr(config.images), config.val_split, config.seed)
                 grant = (config.resources, config.max_concurrent)
                 groups.setdefault(grant, []).append((Trials(config, folder, plan, datasets[key]), rows))
             for group in groups.values():
                 run_trials([trials for trials, _ in group], longest_first(group), progress)
     return [sweep_status(folder.path) for _, folder, _ in work]
+
+
+def check_data(config: SweepConfig, folder: SweepFolder, data: Dataset) -> None:
+    """Record the data a sweep trains on in its folder (data.yaml), before its first model; refuse to go on when
+    a user's images have changed since (the sweep's results would mix two datasets), or when the space's models
+    cannot take the data's images or predict its classes."""
+    space = config.space
+    for field, want, have in (
+        ("in_channels", data.in_channels, space.in_channels),
+        ("num_classes", data.num_classes, space.num_classes),
+    ):
+        if want != have:
+            raise SweepError(
+                f"space.{field}: the space's models take {have}, {data.name} has {want}; set it in the sweep's "
+                f"overrides ({{{field}: {want}}})"
+            )
+    summary = data.summary()
+    old = folder.data_record()
+    if old is not None and old.get("fingerprint") != summary.get("fingerprint"):
+        raise SweepError(
+            f"dataset: {config.dataset} has changed since {folder.path} began ({_images(old)} images then, "
+            f"{_images(summary)} now): its results would mix two datasets; restore the files, or give another "
+            f"out_dir for a new sweep"
+        )
+    folder.write_data_record(summary)
+
+
+def _images(summary: dict[str, Any]) -> str:
+    return f"{sum(summary['images'].values()):,}"
 
 
 def longest_first(group: list[tuple[Any, list[dict[str, Any]]]]) -> list[tuple[int, int]]:

@@ -1,6 +1,8 @@
 """A sweep folder: its settings, its plan of models, and its results, each record durable the moment it is written.
 
     sweep.yaml      the sweep's settings (rewritten atomically when n grows)
+    data.yaml       the data it trains on: source, classes, counts, channels, resolution, mean/std (and a user's
+                    files' fingerprint); written before its first model
     plan.jsonl      one line per planned model: id, spec, complexity (rewritten atomically when n grows)
     results.jsonl   one line per finished model, appended, flushed and fsynced as each one ends
     ray/            Ray Tune's own files, one folder per Tune run (in the first sweep's folder of a run)
@@ -25,7 +27,7 @@ from anynet.spec import AnyNetSpec
 from sampler.frame import spec_row
 from sweeps.config import SweepError
 
-SETTINGS, PLAN, RESULTS = "sweep.yaml", "plan.jsonl", "results.jsonl"
+SETTINGS, PLAN, RESULTS, DATA = "sweep.yaml", "plan.jsonl", "results.jsonl", "data.yaml"
 FINAL = ("ok", "failed")  # a model with a record in one of these states is never trained again
 
 
@@ -46,6 +48,17 @@ class SweepFolder:
 
     def write_settings(self, settings: dict[str, Any]) -> None:
         write_text_atomic(self.path / SETTINGS, yaml.safe_dump(settings, sort_keys=False))
+
+    def data_record(self) -> dict[str, Any] | None:
+        """The record of the data the sweep trained on (None before its first run, or in a folder from before
+        anynet kept one)."""
+        try:
+            return yaml.safe_load((self.path / DATA).read_text())
+        except FileNotFoundError:
+            return None
+
+    def write_data_record(self, record: dict[str, Any]) -> None:
+        write_text_atomic(self.path / DATA, yaml.safe_dump(record, sort_keys=False))
 
     def plan(self) -> list[dict[str, Any]]:
         """The planned models in id order (empty before the first run)."""

@@ -2,8 +2,9 @@
 
 A Tune trial per model would pay Ray's per-trial cost (a worker process, imports, the dataset fetched again: ~5 s
 each on a 2-core machine) once per model. Instead each Tune trial is a worker holding one resource grant; it
-fetches the dataset once (from Ray's object store) and trains model after model, reporting each record as a Tune
-result. The driver's callback appends the record to its sweep's results.jsonl durably when it arrives. Tune stays
+fetches the dataset once (from Ray's object store, zero-copy: one copy per node, shared by its trials; on a
+one-machine Ray a user's decoded dataset goes by its cache's path and is memory-mapped) and trains model after
+model, reporting each record as a Tune result. The driver's callback appends the record to its sweep's results.jsonl durably when it arrives. Tune stays
 the engine, so the same code runs on a local Ray or an existing cluster, places workers by their CPU/GPU grants,
 and restarts a worker whose process died; the model it held goes back to the queue, charged one attempt.
 
@@ -36,7 +37,7 @@ from ray import tune  # noqa: E402
 
 from anynet.spec import AnyNetSpec
 from sweeps.config import SweepConfig, SweepError
-from sweeps.data import Dataset
+from sweeps.data import CachedDataset, Dataset, opened
 from sweeps.dispatch import Dispatcher
 from sweeps.progress import Bars
 from sweeps.faults import inject_fault
@@ -121,11 +122,15 @@ def planned(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("id", "spec", "flops", "params", "acts", "recipe") if k in row}
 
 
-def worker(config: dict[str, Any], jobs: tuple[Job, ...], data: tuple[Dataset, ...], split: tuple[int, ...]) -> None:
+def worker(
+    config: dict[str, Any], jobs: tuple[Job, ...], data: tuple[Dataset | CachedDataset, ...], split: tuple[int, ...]
+) -> None:
     """One Tune trial: take models (of any of the run's sweeps) from the dispatcher until none are left, reporting
-    each record with its sweep's index. Sweep k trains on data[split[k]]."""
+    each record with its sweep's index. Sweep k trains on data[split[k]] (a dataset shipped by its cache's path
+    is memory-mapped here)."""
     me = tune.get_context().get_trial_id()
     dispatcher = ray.get_actor(jobs[0].dispatcher, namespace=jobs[0].namespace)
+    data = tuple(opened(d) for d in data)
     plans = [{row["id"]: row for row in job.plan} for job in jobs]
     while True:
         item = ray.get(dispatcher.take.remote(me))
@@ -210,8 +215,9 @@ def run_trials(sweeps: list[Trials], order: list[tuple[int, int]], progress: boo
         enabled=progress,
     )
     recorder = Recorder(sweeps, dispatcher, bars)
+    local = one_machine()
     trainable = tune.with_resources(
-        tune.with_parameters(worker, jobs=jobs, data=tuple(splits), split=split),
+        tune.with_parameters(worker, jobs=jobs, data=tuple(d.shared(local) for d in splits), split=split),
         {"cpu": first.resources.cpus, "gpu": first.resources.gpus},
     )
     # A worker restarts after each death; every death charges one sweep's model an attempt, so a run of several
@@ -234,6 +240,12 @@ def run_trials(sweeps: list[Trials], order: list[tuple[int, int]], progress: boo
     finally:
         bars.close()
         ray.kill(dispatcher)
+
+
+def one_machine() -> bool:
+    """Whether the Ray cluster is this machine alone (then every trial can memory-map a file the driver sees)."""
+    alive = [node for node in ray.nodes() if node.get("Alive")]
+    return len(alive) == 1 and alive[0].get("NodeID") == ray.get_runtime_context().get_node_id()
 
 
 def _measure(config: SweepConfig) -> Any:

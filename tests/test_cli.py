@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from anynet import save_spec, zoo_spec
-from anynet.cli import main
+from anynet.cli import SUBCOMMANDS, main
 
 JSON_KEYS = {
     "flops",
@@ -106,3 +106,11 @@ def test_console_command_is_installed():
     assert json.loads(result.stdout)["params"] == 855_770
     bad = subprocess.run([exe, "info", "nope"], capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in SUBCOMMANDS), ["sweep", "run"], ["sweep", "plan"]])
+def test_every_help_text_prints(capsys, command):
+    """argparse formats help with %: a stray one in any help text breaks `anynet --help` (it once did)."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0 and "usage: anynet" in capsys.readouterr().out

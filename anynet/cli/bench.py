@@ -16,6 +16,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=int, help="input resolution in pixels (overrides the spec)")
     parser.add_argument("--classes", type=int, help="number of classes (overrides the spec)")
     parser.add_argument("--in-channels", type=int, help="input channels (overrides the spec)")
+    parser.add_argument(
+        "--dataset",
+        help="fit the model to a dataset's channels, classes and resolution: a built-in name or a path to your own "
+        "images or arrays (decoded once, cached; anynet train --help says which)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each measurement; the median is shown (3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs before each measurement (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
@@ -36,6 +41,15 @@ def run(args: argparse.Namespace) -> int:
         raise AnynetError(f"--warmup: must be at least 0, got {args.warmup}")
     names = {"resolution": args.resolution, "num_classes": args.classes, "in_channels": args.in_channels}
     spec = resolve_spec(args.model, {k: v for k, v in names.items() if v is not None})
+    if args.dataset:
+        from sweeps import ImageOptions, load_dataset
+
+        options = ImageOptions(resolution=args.resolution)
+        data = load_dataset(
+            args.dataset, images=options, fallback=spec.resolution, progress=not args.json, quiet=args.json
+        )
+        fit = {"resolution": data.resolution, "num_classes": data.num_classes, "in_channels": data.in_channels}
+        spec = spec.with_fields(**{k: v if names[k] is None else names[k] for k, v in fit.items()})
     timing = time_model(
         spec, device=args.device, batch=args.batch, threads=args.threads, warmup=args.warmup, runs=args.runs
     )

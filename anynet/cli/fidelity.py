@@ -8,12 +8,12 @@ from anynet.errors import AnynetError
 
 HELP = (
     "re-train a seeded random subsample of k models per sweep at factor x the budget and again at the same "
-    "budget with other seeds; print the rank correlations within the spaces (Spearman, 95% intervals), the seed "
+    "budget with other seeds; print the rank correlations within the spaces (Spearman, 95%% intervals), the seed "
     "reliability, and the pooled figure"
 )
 
 
-def add_gate_flags(parser: argparse.ArgumentParser) -> None:
+def add_gate_flags(parser: argparse.ArgumentParser, strict: str = "") -> None:
     """--min-fidelity and --strict, the fidelity check's gate (here and on `anynet study`)."""
     parser.add_argument(
         "--min-fidelity",
@@ -22,7 +22,9 @@ def add_gate_flags(parser: argparse.ArgumentParser) -> None:
         help="warn (a line starting with WARNING:) when the fidelity check's within-space Spearman correlation of "
         "brief vs long has a 95%% lower end below R, or too few models for an interval (default: no gate)",
     )
-    parser.add_argument("--strict", action="store_true", help="with --min-fidelity: exit 1 when the gate fails")
+    parser.add_argument(
+        "--strict", action="store_true", help=f"with --min-fidelity: exit 1 when the gate fails{strict}"
+    )
 
 
 def add_retrain_flags(parser: argparse.ArgumentParser, default: int | None) -> None:

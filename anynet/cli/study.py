@@ -20,6 +20,7 @@ HELP = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from anynet.cli.data import add_data_flags
     from anynet.cli.fidelity import add_gate_flags, add_retrain_flags
     from analysis.study import (
         ALIASES,
@@ -43,16 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"models per space (default {DEFAULT_N}; a larger n on an existing study grows every sweep)",
     )
     parser.add_argument("--flops", default=DEFAULT_FLOPS, help=f"complexity band LO:HI (default {DEFAULT_FLOPS})")
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--budget", help="training multiply-adds per model, e.g. 100G (the default)")
-    budget.add_argument("--epochs", help="epochs per model (fractions allowed) instead of a compute budget")
-    budget.add_argument("--images", help="training images per model instead of a compute budget")
-    parser.add_argument("--batch-size", type=int, help="training batch size (default 64; lr scales with it)")
-    parser.add_argument("--lr", type=float, help="learning rate at batch 128 (default 0.05)")
-    parser.add_argument("--warmup", type=float, help="fraction of the steps with a linear lr warm-up (default 0.2)")
-    parser.add_argument(
-        "--precise-bn", help="training images for precise BatchNorm statistics before evaluation (default 0: off)"
-    )
+    add_budget_flags(parser)
     parser.add_argument(
         "--fidelity",
         type=int,
@@ -74,15 +66,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="re-run the fidelity check's long budget a second time with other seeds: its seed reliability, and "
         "the seed-noise bound sqrt(brief's x long's reliability) on brief vs long (K more re-runs per space)",
     )
-    add_gate_flags(parser)
+    add_gate_flags(parser, "; and on an unreadable image in --dataset PATH (default: skipped, and named)")
     add_recipe_flags(parser)
     add_retrain_flags(parser, DEFAULT_RETRAIN_TOP)
-    parser.add_argument(
-        "--dataset",
-        default="fashion-mnist",
-        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet or synthetic",
-    )
-    parser.add_argument("--data-dir", help="where the dataset's files are (default: the standard search)")
+    add_data_flags(parser, strict=False)  # --strict (the gate's) also stops at an unreadable image
     parser.add_argument(
         "--val-split",
         type=float,
@@ -153,11 +140,10 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def study_from_args(args: argparse.Namespace):
-    """The Study the flags describe (values are validated where each sweep file is)."""
-    from anynet.cli.fidelity import retrain_from_args
-    from analysis.study import DEFAULT_RECIPE, Study
-    from sweeps import parse_recipe_spec
+def recipe_from_args(args: argparse.Namespace) -> dict:
+    """The study's recipe fields: the defaults, with the budget flag given replacing the default budget, and the
+    other recipe flags given."""
+    from analysis.study import DEFAULT_RECIPE
 
     recipe = dict(DEFAULT_RECIPE)
     for flag, key in (("budget", "budget_macs"), ("epochs", "epochs"), ("images", "images")):
@@ -166,6 +152,31 @@ def study_from_args(args: argparse.Namespace):
     for flag in ("batch_size", "lr", "warmup", "precise_bn"):
         if getattr(args, flag) is not None:
             recipe[flag] = getattr(args, flag)
+    return recipe
+
+
+def add_budget_flags(parser: argparse.ArgumentParser) -> None:
+    """--budget | --epochs | --images, --batch-size, --lr, --warmup, --precise-bn: the recipe's flags."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--budget", help="training multiply-adds per model, e.g. 100G (the default)")
+    budget.add_argument("--epochs", help="epochs per model (fractions allowed) instead of a compute budget")
+    budget.add_argument("--images", help="training images per model instead of a compute budget")
+    parser.add_argument("--batch-size", type=int, help="training batch size (default 64; lr scales with it)")
+    parser.add_argument("--lr", type=float, help="learning rate at batch 128 (default 0.05)")
+    parser.add_argument("--warmup", type=float, help="fraction of the steps with a linear lr warm-up (default 0.2)")
+    parser.add_argument(
+        "--precise-bn", help="training images for precise BatchNorm statistics before evaluation (default 0: off)"
+    )
+
+
+def study_from_args(args: argparse.Namespace):
+    """The Study the flags describe (values are validated where each sweep file is)."""
+    from anynet.cli.data import image_options
+    from anynet.cli.fidelity import retrain_from_args
+    from analysis.study import Study
+    from sweeps import parse_recipe_spec
+
+    recipe = recipe_from_args(args)
     n = int(parse_number("--n", args.n))
     reference = args.fidelity_recipe
     return Study(
@@ -175,6 +186,7 @@ def study_from_args(args: argparse.Namespace):
         recipe=recipe,
         dataset=args.dataset,
         data_dir=args.data_dir,
+        images=image_options(args, check=True),
         val_split=args.val_split,
         seed=args.seed,
         resources={"cpus": args.cpus, "gpus": args.gpus},

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 
+from anynet.cli.data import add_data_flags, image_options
 from anynet.errors import SpecError
 from anynet.validate import parse_number
 from sweeps.recipe import Recipe
@@ -17,12 +18,7 @@ HELP = "train one model briefly (the paper's low-fidelity recipe) and report its
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="SPEC_OR_NAME", help="zoo name (e.g. ResNet-20) or a .yaml/.json spec")
-    parser.add_argument(
-        "--dataset",
-        default="fashion-mnist",
-        help="fashion-mnist (default), mnist, cifar10, cifar100, imagenet (npy files) or synthetic",
-    )
-    parser.add_argument("--data-dir", help="folder with the dataset's files (searched first)")
+    add_data_flags(parser)
     parser.add_argument("--download", action="store_true", help="fetch missing files from the dataset's URL")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=float, help="training epochs, fractions allowed (default 1)")
@@ -36,7 +32,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop-pad", type=int, help="pad-and-random-crop augmentation, in pixels (default off)")
     parser.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     parser.add_argument("--val-split", type=float, help="carve this fraction of the training set out for validation")
-    parser.add_argument("--resolution", type=int, help="train at this resolution (images are resized on the device)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
@@ -44,7 +39,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sweeps.data import load_dataset, spec_for_data
+    from anynet.files import resolve_spec
+    from sweeps.data import ImageOptions, load_dataset, spec_for_data
     from sweeps.trainer import train
 
     if args.threads is not None and args.threads < 1:
@@ -61,7 +57,16 @@ def run(args: argparse.Namespace) -> int:
         "flip": args.flip,
     }
     recipe = Recipe(**{k: v for k, v in given.items() if v is not None})
-    data = load_dataset(args.dataset, args.data_dir, download=args.download)
+    options = ImageOptions.from_flags(image_options(args))
+    data = load_dataset(
+        args.dataset,
+        args.data_dir,
+        download=args.download,
+        images=options,
+        fallback=resolve_spec(args.model).resolution,
+        progress=not args.json,
+        quiet=args.json,
+    )
     if args.val_split is not None:
         data = data.with_val_split(args.val_split, seed=args.seed)
     spec = spec_for_data(args.model, data, args.resolution)
