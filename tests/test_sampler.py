@@ -248,7 +248,7 @@ def test_cli_sample_overrides_and_regnet_rows(tmp_path, capsys):
         (["--space", "AnyNetX_A", "--flops", "1x:2", "--out", "x"], "--flops: '1x' is not a number"),
         (["--space", "AnyNetX_A", "--set", "stem_w", "--out", "x"], "--set: 'stem_w' must be KEY=VALUE"),
         (["--space", "AnyNetX_A", "--n", "5", "--flops", "1M:2M", "--out", "x"], "0 of 2,097,152 AnyNetX_A draws"),
-        (["--space", "AnyNetX_A"], "--space and --out are required"),
+        (["--n", "5"], "--space: required"),
     ],
 )
 def test_cli_sample_errors_are_one_line(capsys, argv, message):
@@ -261,3 +261,9 @@ def test_cli_sample_list(capsys):
     assert main(["sample", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(f"{name}: " in out for name in space_names())
+
+
+def test_cli_sample_without_out_prints_json_lines(capsys):
+    assert main(["sample", "--space", "AnyNetX_A-small", "--n", "5", "--flops", "2M:6M"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 5 and all(2e6 <= r["flops"] <= 6e6 for r in rows)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from anynet.cli import bench, compare, export, fidelity, fit, info, sample, study, sweep, train
+from anynet.cli import bench, compare, export, fidelity, fit, info, refine, sample, study, sweep, train
 from anynet.errors import AnynetError
 
 SUBCOMMANDS = {
@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "export": export,
     "study": study,
     "fidelity": fidelity,
+    "refine": refine,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import textwrap
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="override any space field, dotted for parameters: --set params.d.high=8 --set stem_w=24",
     )
     parser.add_argument("--max-draws", default="50M", help="give up after this many candidates (default 50M)")
-    parser.add_argument("--out", help="output .jsonl file")
+    parser.add_argument("--out", help="output .jsonl file (default: the JSON lines on stdout)")
 
 
 def overrides(args: argparse.Namespace) -> dict:
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: {space.kind}, {space.stages} stages, {space.resolution} px, {space.stem_type}")
             print(textwrap.fill(space.description, width=100, initial_indent="    ", subsequent_indent="    "))
         return 0
-    if not args.space or not args.out:
-        raise SpecError("--space and --out are required (anynet sample --list shows the spaces)")
+    if not args.space:
+        raise SpecError("--space: required (anynet sample --list shows the spaces)")
     space = get_space(args.space)
     changes = overrides(args)
     if changes:
@@ -73,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     n = int(parse_number("--n", args.n))
     bands = {m: parse_band(f"--{m}", getattr(args, m)) for m in ("flops", "params", "acts") if getattr(args, m)}
     result = sample(space, n, args.seed, max_draws=int(parse_number("--max-draws", args.max_draws)), **bands)
+    if not args.out:
+        for record in result.records():
+            print(json.dumps(record))
+        return 0
     out = Path(args.out)
     write_jsonl(result.records(), out)
     frame = result.frame()
