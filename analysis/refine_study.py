@@ -85,9 +85,10 @@ def run_refine(
     import yaml
 
     from analysis.refine import ALPHA, MARGIN, refine, write
-    from analysis.study import study_data
+    from analysis.study import fit_batch, study_data, training_images
 
     data, resolution = study_data(study, progress)
+    study, _ = fit_batch(study, training_images(study, data))
     start = start_space(study, data.in_channels, data.num_classes, resolution)
     settings: dict[str, Any] = {
         "space": study.spaces[0],

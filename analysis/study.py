@@ -163,7 +163,7 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     from sweeps import estimate, sample_plan, sweep_data
 
     check_reruns(study)
-    data, configs = _configs(study)
+    study, data, configs, _ = _configs(study)
     plans = [sample_plan(c) for c in configs]
     reruns = [rerun_plan(study, config, plan) for config, plan in zip(configs, plans)]
     return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate, reruns))
@@ -192,13 +192,47 @@ def check_spaces(study: Study) -> None:
         raise StudyError(f"spaces: give at least one of {', '.join(ALIASES)} (or a space name or YAML file)")
 
 
-def _configs(study: Study, progress: bool = False) -> tuple[Dataset, list[SweepConfig]]:
-    """The study's dataset and its validated sweep files."""
+def _configs(study: Study, progress: bool = False) -> tuple[Study, Dataset, list[SweepConfig], list[str]]:
+    """The study (its batch sizes fitted to the data: fit_batch), its dataset, its validated sweep files, and a note
+    where a batch size changed."""
     from sweeps import sweep_from_dict
 
     data, resolution = study_data(study, progress)
+    study, notes = fit_batch(study, training_images(study, data))
     files = sweep_files(study, data.in_channels, data.num_classes, resolution)
-    return data, [sweep_from_dict(f) for f in files]
+    return study, data, [sweep_from_dict(f) for f in files], notes
+
+
+def training_images(study: Study, data: Dataset) -> int:
+    """The images each model trains on: the training set, less the study's validation split."""
+    n = len(data.train_y)
+    return n - (int(round(n * study.val_split)) if study.val_split else 0)
+
+
+def fit_batch(study: Study, train_size: int) -> tuple[Study, list[str]]:
+    """The study with each recipe's batch size (its own, the reference recipe's, the re-training recipe's) that is
+    larger than the training set (the default 64 on a small folder of one's own images) lowered to the largest power
+    of two at most half of it, so an epoch has two steps or more; and a note saying so."""
+    from dataclasses import replace
+
+    from sweeps import Recipe
+
+    def fitted(recipe: dict[str, Any] | None, default: int) -> dict[str, Any] | None:
+        if recipe is None or recipe.get("batch_size", default) <= train_size:
+            return recipe
+        return {**recipe, "batch_size": 2 ** max(0, (train_size // 2).bit_length() - 1)}
+
+    changes = {
+        "recipe": fitted(study.recipe, Recipe.batch_size),
+        "fidelity_recipe": fitted(study.fidelity_recipe, study.recipe.get("batch_size", Recipe.batch_size)),
+        "retrain_recipe": fitted(study.retrain_recipe, study.recipe.get("batch_size", Recipe.batch_size)),
+    }
+    changed = {k: v for k, v in changes.items() if v is not getattr(study, k)}
+    if not changed:
+        return study, []
+    words = ", ".join(f"{k.replace('_', ' ')} {v['batch_size']}" for k, v in changed.items())
+    note = f"batch sizes larger than the {train_size:,} training images lowered: {words}"
+    return replace(study, **changed), [note]
 
 
 def study_data(study: Study, progress: bool = False) -> tuple[Dataset, int]:
@@ -226,14 +260,14 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     from sweeps import run_sweeps
 
     check_reruns(study)
-    data, configs = _configs(study, progress)
+    study, data, configs, fitted = _configs(study, progress)
     out = Path(study.out)
     write_text_atomic(
         out / "study.yaml",
         yaml.safe_dump({**asdict(study), "out": str(out), "spaces": list(study.spaces)}, sort_keys=False),
     )
     statuses = run_sweeps(configs, address=study.address, progress=progress, data=data)
-    notes = [
+    notes = fitted + [
         f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
         for c, s in zip(configs, statuses)
         if s.ok < 2

@@ -15,8 +15,6 @@ ARGS = [
     "2",
     "--images",
     "256",
-    "--batch-size",
-    "16",
     "--fidelity",
     "0",
     "--retrain-top",
@@ -46,6 +44,7 @@ def test_a_study_on_an_image_folder_decodes_once_and_records_its_data(tmp_path, 
     first = anynet("study", "--dataset", str(images), *ARGS, "--out", str(out), env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     assert f"anynet: {images}: decoding 60 images at 28 px" in first.stdout and "decoding: 100%" in first.stdout
+    assert "note: batch sizes larger than the 48 training images lowered: recipe 16" in first.stdout
     for name in ("AnyNetX_A", "RegNetX"):
         assert f"  {name}: 2 ok, 0 failed, 0 not finished" in first.stdout
         record = yaml.safe_load((out / "sweeps" / name / "data.yaml").read_text())

@@ -156,3 +156,14 @@ def test_flags_make_the_study():
     levers = study_from_args(parse(["study", "--lr", "0.1", "--warmup", "0", "--precise-bn", "8k", "--fidelity", "0"]))
     assert levers.recipe == {**DEFAULT_RECIPE, "lr": 0.1, "warmup": 0.0, "precise_bn": "8k"} and levers.fidelity == 0
     assert study.n == 1000 and set(DEFAULT_SPACES) <= set(ALIASES)
+
+
+def test_batch_sizes_larger_than_the_training_set_are_lowered():
+    from analysis.study import fit_batch
+
+    study = Study(recipe={"batch_size": 64}, fidelity_recipe={"batch_size": 128, "lr": 0.1})
+    fitted, notes = fit_batch(study, 48)
+    assert fitted.recipe["batch_size"] == 16 and fitted.fidelity_recipe == {"batch_size": 16, "lr": 0.1}
+    assert notes == ["batch sizes larger than the 48 training images lowered: recipe 16, fidelity recipe 16"]
+    assert fit_batch(study, 60_000) == (study, [])  # Fashion-MNIST: unchanged
+    assert fit_batch(Study(recipe={}, fidelity_recipe=None), 100)[0].recipe == {"batch_size": 32}  # Recipe's 128
