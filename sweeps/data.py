@@ -258,18 +258,29 @@ def _read(name: str, d: Path) -> Dataset:
 
 
 def _dataset(name: str, arrays: dict[str, np.ndarray], classes: int, source: str) -> Dataset:
-    x = arrays["train_x"]
-    levels = np.arange(256) / 255
-    mean, std = [], []
-    for c in range(x.shape[1]):  # exact per-channel moments from a histogram of the uint8 pixels
-        hist = np.bincount(x[:, c].ravel(), minlength=256) / x[:, c].size
-        m = float(hist @ levels)
-        mean.append(m)
-        std.append(float(np.sqrt(hist @ (levels - m) ** 2)))
+    mean, std = moments(arrays["train_x"])
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
     for k in ("train_y", "test_y"):
         tensors[k] = tensors[k].long()
     return Dataset(name=name, num_classes=classes, mean=tuple(mean), std=tuple(std), source=source, **tensors)
+
+
+def moments(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:
+    """Exact per-channel mean and std in [0, 1] of uint8 images [N, C, H, W], from histograms of the pixels summed
+    `chunk` images at a time (a memory map is read once, never whole)."""
+    hist = np.zeros((x.shape[1], 256))
+    for i in range(0, len(x), chunk):
+        block = np.asarray(x[i : i + chunk])
+        for c in range(x.shape[1]):
+            hist[c] += np.bincount(block[:, c].ravel(), minlength=256)
+    levels = np.arange(256) / 255
+    mean, std = [], []
+    for counts in hist:
+        p = counts / counts.sum()
+        m = float(p @ levels)
+        mean.append(m)
+        std.append(float(np.sqrt(p @ (levels - m) ** 2)))
+    return mean, std
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -25,7 +25,11 @@ SERIAL_BELOW = 4000
 
 
 class TooSmall(ValueError):
-    """An image smaller than the resolution, where resizing is not allowed."""
+    """An image smaller than the resolution, where resizing is not allowed; `side` its shorter side."""
+
+    def __init__(self, w: int, h: int) -> None:
+        super().__init__(f"{w} x {h}")
+        self.side = min(w, h)
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Decoded:
 
     gray: np.ndarray  # bool per image
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index, 'path: reason')
-    too_small: list[tuple[int, str]] = field(default_factory=list)  # (index, 'path: W x H')
+    too_small: list[tuple[int, str, int]] = field(default_factory=list)  # (index, 'path: W x H', shorter side)
 
 
 def fit(image, resolution: int, resize: bool):
@@ -45,7 +49,7 @@ def fit(image, resolution: int, resize: bool):
     w, h = image.size
     if min(w, h) != resolution:
         if not resize and min(w, h) < resolution:
-            raise TooSmall(f"{w} x {h}")
+            raise TooSmall(w, h)
         if resize:
             scale = resolution / min(w, h)
             w, h = max(resolution, int(w * scale)), max(resolution, int(h * scale))  # torchvision's Resize
@@ -86,7 +90,7 @@ def _file_chunk(root: str, items: list[tuple[int, str]], resolution: int, resize
         try:
             pixels[k], gray[k] = read_image(os.path.join(root, relative), resolution, resize)
         except TooSmall as e:
-            small.append((index, f"{relative}: {e}"))
+            small.append((index, f"{relative}: {e}", e.side))
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:  # Pillow's ways of failing
             reason = str(e).splitlines()[0].replace(f" {os.path.join(root, relative)!r}", "") if str(e) else ""
             failed.append((index, f"{relative}: {reason or type(e).__name__}"))
@@ -104,7 +108,7 @@ def _array_chunk(start: int, x: np.ndarray, resolution: int, resize: bool):
             for c in range(x.shape[1]):
                 pixels[k, c] = np.asarray(fit(Image.fromarray(np.ascontiguousarray(x[k, c])), resolution, resize))
         except TooSmall as e:
-            small.append((start + k, f"image {start + k}: {e}"))
+            small.append((start + k, f"image {start + k}: {e}", e.side))
     return list(range(start, start + len(x))), pixels, np.zeros(len(x), bool), [], small
 
 

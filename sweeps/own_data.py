@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from sweeps.data import Dataset, moments
 from sweeps.decode import Decoded, decode_files, resize_arrays, workers
 from sweeps.image_source import SPLIT_SEED, DataError, ImageOptions, Source, fingerprint, read_source, settled
 
@@ -44,7 +46,7 @@ def load_own(
     fallback: int | None = None,
     progress: bool = False,
     quiet: bool = False,
-):
+) -> Dataset:
     """The user's data at `path` as a Dataset, memory-mapped from its cache (decoded first if not cached).
 
     `fallback`: the resolution for an image folder when options.resolution is None (the space's or the model's).
@@ -168,9 +170,10 @@ def _decode_into(source: Source, options: ImageOptions, resolution: int, tmp: Pa
         raw, decoded = _arrays_into(source, order, options, resolution, tmp, progress)
     if decoded.too_small:
         first = decoded.too_small[0][1]
+        smallest = min(side for _, _, side in decoded.too_small)
         raise DataError(
             f"resolution: {resolution} px is larger than {source.path}/{first} and resizing is off (--no-resize); "
-            f"give --resolution {_smallest(decoded)} or less, or allow resizing"
+            f"give --resolution {smallest} or less, or allow resizing"
         )
     bad = {i for i, _ in decoded.failed}
     if options.strict and bad:
@@ -190,7 +193,7 @@ def _decode_into(source: Source, options: ImageOptions, resolution: int, tmp: Pa
     counts = {s: int(kept[start : start + len(r)].sum()) for s, _, r, start in _starts(order)}
     if not counts["train"] or not counts["test"]:
         raise DataError(f"dataset: {source.path}: no readable {'training' if not counts['train'] else 'test'} images")
-    mean, std = moments(x[: counts["train"]])
+    mean, std = moments(x[: counts["train"]], CHUNK)
     per_class = {}
     start = 0
     for s, count in counts.items():
@@ -225,10 +228,6 @@ def _starts(order: list[tuple[str, str, np.ndarray]]) -> Iterator[tuple[str, str
         start += len(r)
 
 
-def _smallest(decoded: Decoded) -> int:
-    return min(min(int(v) for v in m.rsplit(": ", 1)[1].split(" x ")) for _, m in decoded.too_small)
-
-
 def _arrays_into(
     source: Source,
     order: list[tuple[str, str, np.ndarray]],
@@ -252,7 +251,7 @@ def _arrays_into(
                 raw[start + i : start + i + len(block)] = block
                 continue
             part = resize_arrays(block, resolution, options.resize, raw[start + i : start + i + len(block)], progress)
-            decoded.too_small += [(start + i + k, m) for k, m in part.too_small]
+            decoded.too_small += [(start + i + k, m, side) for k, m, side in part.too_small]
     return raw, decoded
 
 
@@ -271,20 +270,6 @@ def _compact(raw: np.ndarray, keep: np.ndarray, channels: int, path: Path) -> np
     return out
 
 
-def moments(x: np.ndarray) -> tuple[list[float], list[float]]:
-    """Exact per-channel mean and std in [0, 1] of uint8 images [N, C, H, W], from histograms summed in chunks."""
-    hist = np.zeros((x.shape[1], 256))
-    for i in range(0, len(x), CHUNK):
-        block = np.asarray(x[i : i + CHUNK])
-        for c in range(x.shape[1]):
-            hist[c] += np.bincount(block[:, c].ravel(), minlength=256)
-    levels = np.arange(256) / 255
-    p = hist / hist.sum(1, keepdims=True)
-    mean = p @ levels
-    std = np.sqrt((p * (levels[None] - mean[:, None]) ** 2).sum(1))
-    return mean.tolist(), std.tolist()
-
-
 def _prune(folder: Path, meta: dict[str, Any]) -> None:
     """Remove the cache folders of the same source and options whose files have since changed."""
     for other in folder.parent.iterdir():
@@ -299,13 +284,9 @@ def _prune(folder: Path, meta: dict[str, Any]) -> None:
             shutil.rmtree(other, ignore_errors=True)
 
 
-def open_cache(folder: str | Path):
+def open_cache(folder: str | Path) -> Dataset:
     """The Dataset a cache folder holds, its images memory-mapped (read-only: shared by every process that opens
     it), its labels in memory."""
-    import torch
-
-    from sweeps.data import Dataset
-
     folder = Path(folder)
     meta = json.loads((folder / META).read_text())
     x = np.load(folder / "x.npy", mmap_mode="r")

@@ -100,7 +100,7 @@ def run_planned(
         for (config, folder, _), rows in zip(work, pending):
             if not rows:
                 continue
-            key = (config.dataset, config.data_dir, repr(config.images), config.val_split, config.seed)
+            key = _data_key(config)
             if key not in datasets:
                 datasets[key] = sweep_data(config, data, progress)
             check_data(config, folder, datasets[key])
@@ -111,12 +111,16 @@ def run_planned(
             for (config, folder, plan), rows in zip(work, pending):
                 if not rows:
                     continue
-                key = (config.dataset, config.data_dir, repr(config.images), config.val_split, config.seed)
                 grant = (config.resources, config.max_concurrent)
-                groups.setdefault(grant, []).append((Trials(config, folder, plan, datasets[key]), rows))
+                groups.setdefault(grant, []).append((Trials(config, folder, plan, datasets[_data_key(config)]), rows))
             for group in groups.values():
                 run_trials([trials for trials, _ in group], longest_first(group), progress)
     return [sweep_status(folder.path) for _, folder, _ in work]
+
+
+def _data_key(config: SweepConfig) -> tuple:
+    """What decides a config's dataset split: configs alike in it train on one loaded copy."""
+    return config.dataset, config.data_dir, config.images, config.val_split, config.seed
 
 
 def check_data(config: SweepConfig, folder: SweepFolder, data: Dataset) -> None:
