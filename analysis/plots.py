@@ -192,3 +192,50 @@ def latency_flops_plot(frame: pd.DataFrame, path: Path, title: str) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, title="dashed: median ms per GFLOP", title_fontsize=8)
     return _save(fig, path)
+
+
+def _grid(rows: int, columns: int, panel: tuple[int, int] = (360, 260)):
+    width, height = panel[0] * columns / DPI, panel[1] * rows / DPI
+    return plt.subplots(rows, columns, figsize=(width, height), dpi=DPI, squeeze=False)
+
+
+def ratios_plot(frame: pd.DataFrame, columns: list[list[str]], boot: Bootstrap, path: Path, title: str) -> Path:
+    """The paper's Figs. 7-8 as panels: error against each ratio of a parameter between neighbouring stages (a row
+    of panels per parameter, e.g. ['w2/w1', 'w3/w2']), log-2 axis, 1 (equal stages) marked, with the median and
+    2.5-97.5% range of the ratio of the best model of a random quarter (boot's ranges of those columns)."""
+    fig, axes = _grid(len(columns), max(len(row) for row in columns))
+    for axes_row, row in zip(axes, columns):
+        for ax, column in zip(axes_row, row):
+            low, median, high = boot.ranges.loc[column, ["low", "median", "high"]]
+            ax.scatter(frame[column], frame.error, s=10, alpha=0.6, color="tab:blue")
+            ax.axvspan(low, high, color="tab:orange", alpha=0.2, label=f"best of a quarter: {low:.3g}-{high:.3g}")
+            ax.axvline(median, color="tab:orange")
+            ax.axvline(1.0, color="black", ls=":", lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set(xlabel=column, ylabel="top-1 error (%)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        for ax in axes_row[len(row) :]:
+            ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def stages_plot(frame: pd.DataFrame, params: list[str], stages: int, path: Path, title: str, top: int) -> Path:
+    """Each parameter's value by stage for the `top` models of lowest error (a line each, log-2 axis), as the
+    paper's Fig. 7 shows its good networks' depths and widths."""
+    columns = min(2, len(params))
+    fig, axes = _grid(-(-len(params) // columns), columns)
+    best = frame.nsmallest(top, "error")
+    index = list(range(1, stages + 1))
+    for ax in axes.flat[len(params) :]:
+        ax.axis("off")
+    for ax, p in zip(axes.flat, params):
+        for _, row in best.iterrows():
+            ax.plot(index, [row[f"{p}{i}"] for i in index], marker="o", ms=3, alpha=0.7)
+        ax.set_yscale("log", base=2)
+        ax.set_xticks(index)
+        ax.set(xlabel="stage", ylabel=f"{p}: {UNITS.get(p, p)}")
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.pairtest import DRAWS, draws_for, mean_test
+from analysis.pairtest import DRAWS, directed_holm, draws_for, mean_test
 from analysis.stats import holm
 from anynet.errors import AnynetError
 from anynet.files import write_text_atomic
@@ -214,20 +214,119 @@ def refine(
     return RefineResult(space, current, tuple(rows), stop, n, margin, alpha)
 
 
-def write(result: RefineResult, out: Path) -> None:
+@dataclass(frozen=True)
+class ComparisonRow:
+    """The refined space against another space sampled at the same band, budget and recipe: n and mean error of
+    each, the difference (refined minus other, points), its 95% interval, the one-sided p in the observed direction
+    (raw and Holm-adjusted over the comparisons' directed hypotheses), and the claim it supports, in words."""
+
+    other: str
+    refined: str
+    other_n: int
+    refined_n: int
+    other_mean: float
+    refined_mean: float
+    difference: float
+    low: float
+    high: float
+    p: float
+    p_holm: float
+    words: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_final(
+    refined: tuple[str, np.ndarray],
+    others: Sequence[tuple[str, np.ndarray]],
+    alpha: float = ALPHA,
+    seed: int = 0,
+    draws: int | None = None,
+) -> list[ComparisonRow]:
+    """Test the refined space's mean error against each other space's: pairtest's studentized bootstrap in the
+    observed direction, Holm over the 2 x len(others) directed hypotheses (directed_holm), so the chance of any
+    wrong claim of a lower or higher mean is at most alpha. The refined space's errors should come from models
+    sampled afresh: the loop chose its child for a low mean on the models it has, and those models flatter it."""
+    name, errors = refined[0], np.asarray(refined[1], dtype=float)
+    if not others:
+        return []
+    per_test = draws or draws_for(2 * len(others), alpha)
+    tests = [mean_test(errors, np.asarray(e, dtype=float), per_test, seed) for _, e in others]
+    p_holm = directed_holm(np.array([float(t.pvalue) for t in tests]))
+    rows = []
+    for (other, e), t, p in zip(others, tests, p_holm):
+        sign = -1.0 if t.a_lower else 1.0  # refined minus other
+        low, high = sorted((sign * float(t.low), sign * float(t.high)))
+        difference = float(errors.mean() - np.mean(e))
+        if p < alpha:
+            side = "lower" if t.a_lower else "higher"
+            words = (
+                f"{name}'s mean error is {side} than {other}'s by {abs(difference):.2f} points (95% interval of "
+                f"the difference {low:+.2f} to {high:+.2f}; p {p:.2g}, Holm over {len(others)} comparisons)"
+            )
+        else:
+            words = f"{name} vs {other}: not resolved at this n ({difference:+.2f} points, p {p:.2g}, Holm)"
+        rows.append(
+            ComparisonRow(
+                other,
+                name,
+                len(e),
+                len(errors),
+                float(np.mean(e)),
+                float(errors.mean()),
+                difference,
+                low,
+                high,
+                float(t.pvalue),
+                float(p),
+                words,
+            )
+        )
+    return rows
+
+
+def write(
+    result: RefineResult,
+    out: Path,
+    comparison: Sequence[ComparisonRow] = (),
+    flops: tuple[float | None, float | None] | None = None,
+) -> None:
     """Write out/refine.jsonl (one JSON line per candidate row), out/refine.md (a table per round, then the final
-    space and the accepted constraints) and out/refined.yaml (the final space, as get_space(path) reads it), each
-    atomically."""
+    space with the Python that samples it in the band `flops`, the accepted constraints and the comparison with
+    other spaces) and out/refined.yaml (the final space, as
+    get_space(path) reads it), each atomically; with a comparison, out/refine-compare.jsonl (a line per space)."""
     out = Path(out)
     lines = "".join(json.dumps(r.to_dict()) + "\n" for r in result.rows)
     write_text_atomic(out / "refine.jsonl", lines)
-    write_text_atomic(out / "refine.md", markdown(result))
+    write_text_atomic(out / "refine.md", markdown(result, comparison, flops))
     write_text_atomic(out / "refined.yaml", space_yaml(result.final))
+    if comparison:
+        write_text_atomic(out / "refine-compare.jsonl", "".join(json.dumps(r.to_dict()) + "\n" for r in comparison))
 
 
-def markdown(result: RefineResult) -> str:
-    """The refinement as Markdown: a table per round, then the final space, the accepted constraints in order, and
-    what the margin and alpha mean."""
+def sample_code(path: str, flops: tuple[float | None, float | None] | None = None) -> str:
+    """The Python that draws specs from the space file at `path` with anynet's sampler, in the band `flops`."""
+    band = "" if flops is None else f", flops=({flops[0]!r}, {flops[1]!r})"
+    return "\n".join(
+        [
+            "from anynet import AnyNet",
+            "from sampler import get_space, sample",
+            "",
+            f"space = get_space({path!r})",
+            f"specs = sample(space, 100, seed=0{band}).specs  # 100 distinct AnyNetSpec objects",
+            "model = AnyNet(specs[0])  # a torch.nn.Module",
+        ]
+    )
+
+
+def markdown(
+    result: RefineResult,
+    comparison: Sequence[ComparisonRow] = (),
+    flops: tuple[float | None, float | None] | None = None,
+) -> str:
+    """The refinement as Markdown: a table per round, then the final space, the accepted constraints in order, what
+    the margin and alpha mean, and the refined space against other spaces where compared."""
     lines = [
         f"# Refinement of {result.start.name}",
         "",
@@ -260,10 +359,7 @@ def markdown(result: RefineResult) -> str:
         "To draw models from it elsewhere (`pip install` anynet; `anynet sample --space refined.yaml` does the same):",
         "",
         "```python",
-        "from sampler import get_space, sample",
-        "",
-        'space = get_space("refined.yaml")',
-        "specs = sample(space, 100, seed=0, flops=(2e6, 6e6)).specs  # AnyNetSpec objects: anynet.AnyNet(spec) builds one",
+        sample_code("refined.yaml", flops),
         "```",
         "",
     ]
@@ -284,6 +380,24 @@ def markdown(result: RefineResult) -> str:
         f"{result.alpha:g}.",
         "",
     ]
+    if comparison:
+        first = comparison[0]
+        lines += [
+            "## Against other spaces",
+            "",
+            f"{first.refined}: {first.refined_n} models sampled afresh (another seed; the loop's own models of the "
+            "chosen child were picked for their low mean), against each space's models at the same band, budget and "
+            "recipe.",
+            "",
+            "| space | n | mean error | refined minus it (95% interval) | p | p, Holm |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.other} | {r.other_n} | {r.other_mean:.2f}% | {r.difference:+.2f} ({r.low:+.2f} to {r.high:+.2f}) "
+            f"| {r.p:.3g} | {r.p_holm:.3g} |"
+            for r in comparison
+        ]
+        lines += ["", *[f"- {r.words}" for r in comparison], ""]
     return "\n".join(lines)
 
 

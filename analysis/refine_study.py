@@ -5,6 +5,7 @@ once, whichever round needs them; the loop's files (refine.jsonl, refine.md, ref
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,21 +14,21 @@ import numpy as np
 from anynet.files import write_text_atomic
 
 if TYPE_CHECKING:
-    from analysis.refine import Evaluator, RefineResult
+    from analysis.refine import ComparisonRow, Evaluator, RefineResult
     from analysis.study import Study
     from sampler import Constraint, DesignSpace
     from sweeps import Dataset
 
 DEFAULT_ROUNDS = 5  # the paper's path A -> B -> C -> D -> E -> RegNet is five constraints
+DEFAULT_COMPARE = ("E", "regnetx")  # the paper's hand-refined spaces, beside the start space
 
 
-def start_space(study: Study, channels: int, classes: int, resolution: int) -> DesignSpace:
-    """The study's first space, made to take the data's images and classes (and, named by alias, its resolution),
-    as the study's sweeps take it."""
+def space_for(alias: str, channels: int, classes: int, resolution: int) -> DesignSpace:
+    """A space named by alias (A .. E, regnetx, ...), name or YAML file, made to take the data's images and classes
+    and, named by alias, its resolution, as a study's sweeps take it."""
     from analysis.study import ALIASES
     from sampler import get_space
 
-    alias = study.spaces[0]
     space = get_space(ALIASES.get(alias, alias))
     wanted = {"in_channels": channels, "num_classes": classes} | (
         {"resolution": resolution} if alias in ALIASES else {}
@@ -36,22 +37,75 @@ def start_space(study: Study, channels: int, classes: int, resolution: int) -> D
     return space.with_overrides(changed) if changed else space
 
 
-def sweep_evaluator(study: Study, data: Dataset, resolution: int, progress: bool) -> Evaluator:
-    """Errors of each space's n models, trained (or read back) as the sweep <out>/sweeps/<space name>, the spaces of
-    one call in one Tune run: the models that trained ok (a failed one is left out: the loop tests what it has)."""
+def train_spaces(
+    study: Study, spaces: Sequence[tuple[str, DesignSpace, int]], data: Dataset, resolution: int, progress: bool
+) -> list[np.ndarray]:
+    """The errors of the models that trained ok (a failed one is left out) of each (folder name, space, seed): the
+    sweep <out>/sweeps/<name> of study.n models, trained or read back, all of them in one Tune run."""
     from dataclasses import replace
 
     from analysis.study import sweep_file
     from sweeps import load_results, run_sweeps, sweep_from_dict
 
-    def evaluate(spaces: list[tuple[str, DesignSpace]], n: int) -> list[np.ndarray]:
+    configs = [
+        sweep_from_dict(sweep_file(replace(study, seed=seed), name, space.to_dict(), resolution))
+        for name, space, seed in spaces
+    ]
+    run_sweeps(configs, address=study.address, progress=progress, data=data)
+    frames = [load_results(c.out_dir) for c in configs]
+    return [f.loc[f.status == "ok", "error"].to_numpy(dtype=float) for f in frames]
+
+
+def sweep_evaluator(study: Study, data: Dataset, resolution: int, progress: bool) -> Evaluator:
+    """The loop's evaluator: each space's n models at the study's seed, in the folder the loop names."""
+    from dataclasses import replace
+
+    def evaluate(spaces: Sequence[tuple[str, DesignSpace]], n: int) -> list[np.ndarray]:
         each = replace(study, n=n)
-        configs = [sweep_from_dict(sweep_file(each, name, space.to_dict(), resolution)) for name, space in spaces]
-        run_sweeps(configs, address=study.address, progress=progress, data=data)
-        frames = [load_results(c.out_dir) for c in configs]
-        return [f.loc[f.status == "ok", "error"].to_numpy(dtype=float) for f in frames]
+        return train_spaces(each, [(name, space, study.seed) for name, space in spaces], data, resolution, progress)
 
     return evaluate
+
+
+def compare_spaces(
+    study: Study,
+    result: RefineResult,
+    others: Sequence[DesignSpace],
+    data: Dataset,
+    resolution: int,
+    progress: bool,
+) -> list[ComparisonRow]:
+    """The refined space against the start and the `others` spaces at the same band, budget and recipe: the refined
+    space's n models sampled afresh (seed + 1, folder <final>-fresh), the others' read back where the loop or an
+    earlier run trained them; all new models in one Tune run."""
+    from analysis.refine import compare_final
+
+    spaces = list({s.name: s for s in [result.start, *others]}.values())
+    fresh = f"{result.final.name}-fresh"
+    found = train_spaces(
+        study,
+        [(fresh, result.final, study.seed + 1)] + [(s.name, s, study.seed) for s in spaces],
+        data,
+        resolution,
+        progress,
+    )
+    return compare_final((fresh, found[0]), [(s.name, e) for s, e in zip(spaces, found[1:])], seed=study.seed)
+
+
+def refined_space(folder: str | Path) -> tuple[DesignSpace, tuple[float | None, float | None] | None]:
+    """A refinement folder's final space (refined.yaml) and the complexity band it was refined in."""
+    import yaml
+
+    from analysis.refine import RefineError
+    from anynet.validate import parse_band
+    from sampler import get_space
+
+    folder = Path(folder)
+    if not (folder / "refined.yaml").is_file():
+        raise RefineError(f"{folder}: no refined.yaml; run anynet refine --out {folder} first")
+    settings = yaml.safe_load((folder / "refine-settings.yaml").read_text()) or {}
+    flops = settings.get("flops")
+    return get_space(str(folder / "refined.yaml")), parse_band("flops", flops) if flops else None
 
 
 def read_proposals(path: str | Path) -> list[str]:
@@ -78,18 +132,26 @@ def run_refine(
     propose: list[Constraint | str] | None = None,
     margin: float | None = None,
     alpha: float | None = None,
+    compare: Sequence[str] = DEFAULT_COMPARE,
     progress: bool = True,
-) -> RefineResult:
+) -> tuple[RefineResult, list[ComparisonRow]]:
     """Refine the study's first space on its data (study.n models per space, study.seed for sampling, training and
-    the tests) and write <out>/refine.jsonl, refine.md, refined.yaml and refine-settings.yaml."""
+    the tests), then compare the refined space, sampled afresh, with the start and `compare` spaces (none: no
+    comparison); write <out>/refine.jsonl, refine.md, refined.yaml, refine-compare.jsonl, refine-settings.yaml and
+    the report, <out>/report/report.html."""
     import yaml
 
     from analysis.refine import ALPHA, MARGIN, refine, write
+    from analysis.refine_report import write_report
+    from anynet.validate import parse_band
     from analysis.study import fit_batch, study_data, training_images
 
     data, resolution = study_data(study, progress)
-    study, _ = fit_batch(study, training_images(study, data))
-    start = start_space(study, data.in_channels, data.num_classes, resolution)
+    study, notes = fit_batch(study, training_images(study, data))
+    for note in notes:
+        print(f"note: {note}")
+    start = space_for(study.spaces[0], data.in_channels, data.num_classes, resolution)
+    others = [space_for(alias, data.in_channels, data.num_classes, resolution) for alias in compare]
     settings: dict[str, Any] = {
         "space": study.spaces[0],
         "n": study.n,
@@ -101,6 +163,7 @@ def run_refine(
         "flops": study.flops,
         "recipe": dict(study.recipe),
         "dataset": study.dataset,
+        "compare": list(compare),
     }
     out = Path(study.out)
     write_text_atomic(out / "refine-settings.yaml", yaml.safe_dump(settings, sort_keys=False))
@@ -114,5 +177,7 @@ def run_refine(
         propose=propose,
         seed=study.seed,
     )
-    write(result, out)
-    return result
+    comparison = compare_spaces(study, result, others, data, resolution, progress) if compare else []
+    write(result, out, comparison, parse_band("flops", study.flops) if study.flops else None)
+    write_report(out, seed=study.seed)
+    return result, comparison

@@ -19,6 +19,7 @@ from analysis.refine import (
     REJECTED,
     CandidateRow,
     RefineError,
+    compare_final,
     noninferior,
     refine,
     superior,
@@ -242,6 +243,28 @@ def test_false_acceptance_of_harmful_constraints():
         failures += any(row.child in harmful for row in result.accepted)
         active += bool(result.accepted)
     assert failures <= 5 and active >= 20
+
+
+def test_comparison_of_the_refined_space_is_calibrated():
+    """compare_final, 400 seeded studies of a refined space against 3 others, 16 models each of sds 1, 2, 3 and 4:
+    with equal means the rate of any claim of a lower or higher mean (Holm over the 3) is alpha within simulation
+    error (sd 0.011 at 400), and each 95% interval of the difference covers the truth; with the refined space (sd
+    1) 2 points lower than one other (sd 2), that claim is made, never the wrong way. Measured: 0.0525 any claim,
+    coverage 0.96, 0.955, 0.945; power 0.92, 0 wrong-way claims."""
+    rng = np.random.default_rng(23)
+    reps, n, sds = 400, 16, (1.0, 2.0, 3.0, 4.0)
+    claims = wrong = power = 0
+    covered = np.zeros(3)
+    for rep in range(reps):
+        refined, *others = (rng.normal(30.0, sd, n) for sd in sds)
+        rows = compare_final(("R", refined), [(f"S{i}", e) for i, e in enumerate(others)], seed=rep, draws=DRAWS)
+        claims += any(r.p_holm < 0.05 for r in rows)
+        covered += [r.low <= 0.0 <= r.high for r in rows]
+        shifted = compare_final(("R", refined - 2.0), [("S0", others[0])], seed=rep, draws=DRAWS)[0]
+        power += shifted.p_holm < 0.05 and "lower" in shifted.words
+        wrong += shifted.p_holm < 0.05 and "higher" in shifted.words
+    assert claims / reps <= 0.075 and np.all(covered / reps >= 0.92)
+    assert power / reps >= 0.8 and wrong == 0
 
 
 def test_bad_settings_name_the_field():

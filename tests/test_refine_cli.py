@@ -8,9 +8,11 @@ import sys
 import yaml
 
 from analysis.study import Study, sweep_files
+from anynet.model import complexity
 from sampler import get_space
 
-ARGS = ["--space", "A", "--n", "3", "--dataset", "synthetic", "--rounds", "1", "--images", "128", "--no-progress"]
+ARGS = ["--space", "A", "--n", "3", "--dataset", "synthetic", "--rounds", "1", "--images", "128", "--compare", "E"]
+ARGS += ["--no-progress"]
 
 
 def anynet(*args, env):
@@ -31,10 +33,26 @@ def test_refine_end_to_end_then_resumed(tmp_path, ray_env):
         assert r["decision"] in ("accepted", "non-inferior, not chosen", "rejected")
         assert f"round 1: {r['constraint']}: " in done.stdout
     assert "## Round 1: AnyNetX_A-small" in (out / "refine.md").read_text()
-    spaces = ["AnyNetX_A-small", *(r["child"] for r in rows)]
+    kept = [r["child"] for r in rows if r["decision"] == "accepted"]
+    final = kept[0] if kept else "AnyNetX_A-small"
+    compared = [json.loads(line) for line in (out / "refine-compare.jsonl").read_text().splitlines()]
+    assert [c["other"] for c in compared] == ["AnyNetX_A-small", "AnyNetX_E-small"]
+    assert {c["refined"] for c in compared} == {f"{final}-fresh"} and all(c["refined_n"] == 3 for c in compared)
+    assert all(c["p"] <= c["p_holm"] <= 1 and c["low"] <= c["difference"] <= c["high"] for c in compared)
+    assert [c["words"] in done.stdout for c in compared] == [True, True]
+    report = (out / "report" / "report.html").read_text()
+    assert "Round 1: AnyNetX_A-small" in report and report.count("data:image/png;base64") == 4
+    assert "shared b" in report and "b2/b1" in report
+    spaces = ["AnyNetX_A-small", *(r["child"] for r in rows), f"{final}-fresh", "AnyNetX_E-small"]
     assert sorted(p.name for p in (out / "sweeps").iterdir()) == sorted(spaces)
     sampled = anynet("sample", "--space", str(out / "refined.yaml"), "--n", "5", env=ray_env)
     assert sampled.returncode == 0 and sampled.stdout.strip(), sampled.stderr
+    exported = anynet("export", str(out), "--out", str(tmp_path / "space.yaml"), "--python", env=ray_env)
+    assert exported.returncode == 0 and get_space(str(tmp_path / "space.yaml")).name == final.removesuffix("-fresh")
+    code = exported.stdout.split("\n", 1)[1]
+    scope: dict = {}
+    exec(code, scope)  # the printed Python draws 100 models in the refined band and builds one
+    assert len(scope["specs"]) == 100 and 2e6 <= complexity(scope["specs"][0]).flops <= 6e6
     records = {s: (out / "sweeps" / s / "results.jsonl").read_bytes() for s in spaces}
     again = anynet("refine", *ARGS, "--propose", str(proposals), "--out", str(out), env=ray_env)
     assert again.returncode == 0 and (out / "refine.jsonl").read_text().splitlines() == [json.dumps(r) for r in rows]

@@ -17,7 +17,9 @@ HELP = "export a sweep's best models as configs that rebuild them exactly: json,
 def register(parser: argparse.ArgumentParser) -> None:
     from anynet.cli.fidelity import add_retrain_flags
 
-    parser.add_argument("dir", metavar="DIR", nargs="?", help="a sweep folder")
+    parser.add_argument(
+        "dir", metavar="DIR", nargs="?", help="a sweep folder, or an anynet refine folder (exports its refined space)"
+    )
     parser.add_argument("--top", type=int, default=1, help="how many of the best models (default 1)")
     parser.add_argument(
         "--format", default="yaml", help="json, yaml (default; anynet info reads it), pycls, timm, torchvision"
@@ -59,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         return _weights(args)
     if args.dir is None:
         raise AnynetError("DIR: a sweep folder is required (or --weights FILE to rename trained weights)")
+    if (Path(args.dir) / "refine-settings.yaml").is_file():
+        return _refined(args)
     from analysis.export import check_exports, config_form, export
 
     if args.retrain_top is not None:
@@ -83,6 +87,36 @@ def run(args: argparse.Namespace) -> int:
     for c, result in zip(configs, checks):
         print(f"{c['name']}: {result.line()}")
     return 0 if all(result.exact for result in checks) else 1
+
+
+def _refined(args: argparse.Namespace) -> int:
+    """A refinement folder's refined space as a space file (yaml or json) that get_space and anynet sample read,
+    written to --out or printed; with --python, the Python that draws models from it in the band it was refined
+    in (after writing the file to --out, or reading the folder's refined.yaml)."""
+    import json
+
+    import yaml
+
+    from analysis.refine import sample_code
+    from analysis.refine_study import refined_space
+
+    if args.format not in ("yaml", "json"):
+        raise AnynetError(
+            f"--format: a refinement folder exports its space as yaml or json, got {args.format!r}; for models in "
+            f"{args.format}, export one of its sweep folders ({Path(args.dir) / 'sweeps'}/<space>)"
+        )
+    space, flops = refined_space(args.dir)
+    data = space.to_dict()
+    text = yaml.safe_dump(data, sort_keys=False) if args.format == "yaml" else json.dumps(data, indent=2) + "\n"
+    path = Path(args.out) if args.out else Path(args.dir) / "refined.yaml"
+    if args.out:
+        write_text_atomic(path, text)
+        print(f"wrote the refined space {space.name} to {path}")
+    if args.python:
+        print(sample_code(str(path), flops))
+    elif not args.out:
+        print(text, end="")
+    return 0
 
 
 def _retrain(args: argparse.Namespace) -> None:

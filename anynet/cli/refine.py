@@ -17,7 +17,7 @@ HELP = (
 
 def register(parser: argparse.ArgumentParser) -> None:
     from analysis.refine import ALPHA, MARGIN
-    from analysis.refine_study import DEFAULT_ROUNDS
+    from analysis.refine_study import DEFAULT_COMPARE, DEFAULT_ROUNDS
     from analysis.study import DEFAULT_FLOPS, DEFAULT_N
     from anynet.cli.data import add_data_flags
     from anynet.cli.study import add_budget_flags
@@ -43,6 +43,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"non-inferiority margin, points of error: a child passes when shown worse by less (default {MARGIN:g})",
     )
     parser.add_argument("--alpha", type=float, default=ALPHA, help=f"each round's error rate (default {ALPHA:g})")
+    parser.add_argument(
+        "--compare",
+        default=",".join(DEFAULT_COMPARE),
+        metavar="SPACES|none",
+        help="after the loop, test the refined space (n models sampled afresh) against the start space and these, "
+        f"comma-separated (default {','.join(DEFAULT_COMPARE)}; none: no comparison)",
+    )
     parser.add_argument("--flops", default=DEFAULT_FLOPS, help=f"complexity band LO:HI (default {DEFAULT_FLOPS})")
     add_budget_flags(parser)
     add_data_flags(parser)
@@ -77,12 +84,14 @@ def run(args: argparse.Namespace) -> int:
         out=Path(args.out),
     )
     print(f"refine: from {args.space}, {study.n} models a space, up to {args.rounds} rounds; folder {study.out}")
-    result = run_refine(
+    compare = [] if args.compare.strip() == "none" else [s.strip() for s in args.compare.split(",") if s.strip()]
+    result, comparison = run_refine(
         study,
         rounds=args.rounds,
         propose=propose,
         margin=args.margin,
         alpha=args.alpha,
+        compare=compare,
         progress=not args.no_progress,
     )
     for row in result.rows:
@@ -93,5 +102,8 @@ def run(args: argparse.Namespace) -> int:
         )
     accepted = ", ".join(c.name for c in result.constraints) or "none"
     print(f"accepted, in order: {accepted}; stopped: {result.stop}")
+    for row in comparison:
+        print(f"  {row.words}")
     print(f"refined space: {study.out / 'refined.yaml'} ({result.final.name}); the path: {study.out / 'refine.md'}")
+    print(f"report: {study.out / 'report' / 'report.html'}")
     return 0
