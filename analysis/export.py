@@ -31,7 +31,7 @@ from analysis.load import load_sweeps
 from analysis.stats import AnalysisError
 from anynet.errors import SpecError
 from anynet.libraries import Check, LibraryForm, check, library_form
-from anynet.model import complexity
+from anynet.counting import complexity
 from anynet.spec import BOTTLENECK, AnyNetSpec
 from sweeps import SweepFolder
 

@@ -51,22 +51,30 @@ def has_latency(frame: pd.DataFrame, names: list[str]) -> bool:
     return bool(len(rows)) and all((rows.sweep == n).any() for n in names)
 
 
-def check_measured(frame: pd.DataFrame, names: list[str], metric: str) -> None:
-    """A measured metric (latency, memory) must be there for every model compared, and latencies must have been
-    measured the same way (device, threads); AnalysisError naming what is missing or mixed."""
+def measured_gap(frame: pd.DataFrame, names: list[str], metric: str) -> str | None:
+    """Why the sweeps' measured `metric` (latency, memory) cannot be compared, in words, or None where it can: it
+    must be there for every model compared, and latencies measured the same way (device, threads)."""
     column = COLUMNS[metric]
     for name in names:
         rows = frame[frame.sweep == name]
         missing = int(rows[column].isna().sum()) if column in rows else len(rows)
         if missing:
-            raise AnalysisError(
-                f"normalize: {metric}: {name} has no measured {metric} for {missing} of {len(rows)} models (recorded "
-                "before anynet measured models, or measured with no success); normalize by flops, params or acts"
+            return (
+                f"{name} has no measured {metric} for {missing} of {len(rows)} models (recorded before anynet "
+                "measured models, or measured with no success)"
             )
     if metric == "latency":
         ways = sorted(set(describe_ways(frame)))
         if len(ways) > 1:
-            raise AnalysisError(f"normalize: latency: the sweeps measured latency in different ways: {'; '.join(ways)}")
+            return f"the sweeps measured latency in different ways: {'; '.join(ways)}"
+    return None
+
+
+def check_measured(frame: pd.DataFrame, names: list[str], metric: str) -> None:
+    """measured_gap as an AnalysisError naming the metric."""
+    gap = measured_gap(frame, names, metric)
+    if gap is not None:
+        raise AnalysisError(f"normalize: {metric}: {gap}; normalize by flops, params or acts")
 
 
 def describe_ways(frame: pd.DataFrame) -> list[str]:

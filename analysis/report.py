@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,16 @@ from analysis.fit import with_fits
 from analysis.hyper import hyper_figures
 from analysis.load import Sweeps, load_sweeps
 from analysis.plots import BAND_WORDS
-from analysis.stats import KS, AnalysisError, Normalization, bootstrap_best, ks_test, normalize, search_efficiency
+from analysis.stats import (
+    KS,
+    AnalysisError,
+    FewBinsWarning,
+    Normalization,
+    bootstrap_best,
+    ks_test,
+    normalize,
+    search_efficiency,
+)
 from analysis.verdict import LEVELS, Verdict, verdict
 
 METRICS = ("flops", "params", "acts", "latency", "memory")  # latency, memory: measured (sweeps.measure)
@@ -132,6 +142,22 @@ def _speed(sweeps: Sweeps) -> Speed:
     return Speed(
         pareto.speed_lines(ok, sweeps.names, per_flop), per_flop, pareto.pareto_table(ok, sweeps.names, cost), cost
     )
+
+
+def unsupported(sweeps: Sweeps, metric: str) -> str | None:
+    """Why the sweeps' errors cannot be normalized by `metric` (one of METRICS), in words, or None where compare
+    can: a measured metric missing or measured in different ways, or a shared range that some sweep leaves empty."""
+    if metric in pareto.MEASURED:
+        gap = pareto.measured_gap(sweeps.ok, sweeps.names, metric)
+        if gap is not None:
+            return gap
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewBinsWarning)  # compare warns when it normalizes
+            _normalized(sweeps, metric, None)
+    except AnalysisError as e:
+        return str(e)
+    return None
 
 
 def _normalized(sweeps: Sweeps, metric: str, bins: int | None) -> Normalization:

@@ -379,37 +379,19 @@ def check_gate(study: Study) -> None:
 
 def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sweeps | None = None) -> Report:
     """The compare report, flops-normalized too where the sweeps share a complexity range that each fills, and
-    latency-normalized beside it where every model's latency was measured (sweeps.measure)."""
+    latency-normalized beside it where every model's latency was measured (sweeps.measure) alike; a note says
+    why a normalization was left out."""
     from analysis.load import load_sweeps
-    from analysis.pareto import check_measured
-    from analysis.report import compare
-    from analysis.stats import AnalysisError
+    from analysis.report import compare, unsupported
 
     sweeps = sweeps if sweeps is not None else load_sweeps(dirs)
-    try:
-        check_measured(sweeps.ok, sweeps.names, "latency")
-        tries = [["flops", "latency"], ["flops"], ["latency"]]
-    except AnalysisError as e:  # older sweeps, or a model whose measurement failed
-        notes.append(
-            f"report without the latency-normalized EDF ({str(e).removeprefix('normalize: latency: ').split('; normalize by')[0]})"
-        )
-        tries = [["flops"]]
-    reasons = []
-    for metrics in tries:
-        try:
-            report = compare(dirs, out, normalize=metrics, seed=seed, sweeps=sweeps)
-        except AnalysisError as e:
-            reasons.append(str(e).split("; use")[0])
-            continue
-        left_out = [m for m in tries[0] if m not in metrics]
-        if left_out:
-            notes.append(f"report without the {' and '.join(left_out)}-normalized EDF ({'; '.join(reasons)})")
-        return report
-    notes.append(
-        f"report without the {' and '.join(tries[0])}-normalized EDF ({'; '.join(reasons)}); a larger --n fills "
-        "the shared flops range better"
-    )
-    return compare(dirs, out, seed=seed, sweeps=sweeps)
+    reasons = {metric: unsupported(sweeps, metric) for metric in ("flops", "latency")}
+    for metric, reason in reasons.items():
+        if reason is not None:
+            hint = "; a larger --n fills the shared flops range better" if metric == "flops" else ""
+            notes.append(f"report without the {metric}-normalized EDF ({reason}){hint}")
+    metrics = [metric for metric, reason in reasons.items() if reason is None]
+    return compare(dirs, out, normalize=metrics, seed=seed, sweeps=sweeps)
 
 
 def _export(

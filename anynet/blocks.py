@@ -1,4 +1,5 @@
-"""Stems, blocks, stages and the head. Each module's static `complexity` mirrors its constructor.
+"""Stems, blocks, stages and the head, as torch modules; anynet.counting counts each one (a function per module,
+mirroring its constructor) without torch.
 
 Module names follow pycls (stem.conv, s1.b1.f.a, ..., s1.b1.dwise, ..., head.fc), so state dicts line up with
 its models (MBConv and the head conv with pycls 0.1.1's EffNet). A ReLU that follows a BatchNorm is that
@@ -9,27 +10,11 @@ own (named *_af, as in pycls) after the BatchNorm and the add. Activations count
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from anynet.layers import (
-    Cx,
-    activation as act_module,
-    conv2d,
-    conv2d_cx,
-    gap2d,
-    gap2d_cx,
-    linear,
-    linear_cx,
-    norm2d,
-    norm2d_cx,
-    norm_act,
-    pool2d,
-    pool2d_cx,
-    round_int,
-    trunc_int,
-)
+from anynet.layers import activation as act_module
+from anynet.layers import conv2d, gap2d, linear, norm2d, norm_act, pool2d
 
 
 class SimpleStemIN(nn.Module):
@@ -43,10 +28,6 @@ class SimpleStemIN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.af(self.bn(self.conv(x)))
 
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
-        return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=2), w_out)
-
 
 class ResStemCifar(nn.Module):
     """3x3 conv stride 1, BN, activation."""
@@ -58,10 +39,6 @@ class ResStemCifar(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.af(self.bn(self.conv(x)))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
-        return norm2d_cx(conv2d_cx(cx, w_in, w_out, 3), w_out)
 
 
 class ResStemIN(nn.Module):
@@ -75,11 +52,6 @@ class ResStemIN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.af(self.bn(self.conv(x))))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, activation: str = "relu") -> Cx:
-        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 7, stride=2), w_out)
-        return pool2d_cx(cx, w_out, 3, stride=2)
 
 
 class SE(nn.Module):
@@ -95,13 +67,6 @@ class SE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.f_ex(self.avg_pool(x))
 
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_se: int) -> Cx:
-        inner = gap2d_cx(cx)
-        inner = conv2d_cx(inner, w_in, w_se, 1, bias=True)
-        inner = conv2d_cx(inner, w_se, w_in, 1, bias=True)
-        return Cx(cx.h, cx.w, inner.flops, inner.params, inner.acts)
-
 
 class BasicTransform(nn.Module):
     """3x3 conv (stride), BN, act, 3x3 conv, BN, [+ residual], act."""
@@ -115,11 +80,6 @@ class BasicTransform(nn.Module):
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         return self.b_af(self.b_bn(self.b(self.a_af(self.a_bn(self.a(x)))), residual))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, activation: str = "relu") -> Cx:
-        cx = norm2d_cx(conv2d_cx(cx, w_in, w_out, 3, stride=stride), w_out)
-        return norm2d_cx(conv2d_cx(cx, w_out, w_out, 3), w_out)
 
 
 class VanillaBlock(BasicTransform):
@@ -152,17 +112,6 @@ class BottleneckTransform(nn.Module):
         x = self.se(self.b_af(self.b_bn(self.b(x))))
         return self.c_af(self.c_bn(self.c(x), residual))
 
-    @staticmethod
-    def complexity(
-        cx: Cx, w_in: int, w_out: int, stride: int, bot_mul: float, group_w: int, se_r: float, activation: str = "relu"
-    ) -> Cx:
-        w_b = round_int(w_out * bot_mul)
-        cx = norm2d_cx(conv2d_cx(cx, w_in, w_b, 1), w_b)
-        cx = norm2d_cx(conv2d_cx(cx, w_b, w_b, 3, stride=stride, groups=w_b // group_w), w_b)
-        if se_r:
-            cx = SE.complexity(cx, w_b, round_int(w_in * se_r))
-        return norm2d_cx(conv2d_cx(cx, w_b, w_out, 1), w_out)
-
 
 class BottleneckLinearTransform(BottleneckTransform):
     """The bottleneck transform with no activation after its last BN (and the residual add)."""
@@ -187,15 +136,6 @@ class _Residual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.proj is None else self.bn(self.proj(x))
         return self.f(x, shortcut)
-
-    @classmethod
-    def complexity(cls, cx: Cx, w_in: int, w_out: int, stride: int, **kwargs: float) -> Cx:
-        has_proj = (w_in != w_out) | (stride != 1)  # a bool, or a bool column for a batch
-        if np.any(has_proj):
-            proj = norm2d_cx(conv2d_cx(cx, w_in, w_out, 1, stride=stride), w_out)
-            # a parallel branch: its counts add (where it exists), and f sees the block's input size
-            cx = Cx(cx.h, cx.w, *(c + has_proj * (p - c) for c, p in zip(cx[2:], proj[2:])))
-        return cls.transform.complexity(cx, w_in, w_out, stride, **kwargs)
 
 
 class ResBasicBlock(_Residual):
@@ -250,27 +190,6 @@ class MBConv(nn.Module):
         f = self.se(self.dwise_af(self.dwise_bn(self.dwise(f))))
         return self.lin_proj_bn(self.lin_proj(f), x if self.has_skip else None)
 
-    @staticmethod
-    def complexity(
-        cx: Cx,
-        w_in: int,
-        w_out: int,
-        stride: int,
-        exp_r: float,
-        kernel: int,
-        se_r: float,
-        activation: str = "relu",
-    ) -> Cx:
-        w_exp = trunc_int(w_in * exp_r)
-        has_exp = w_exp != w_in  # a bool, or a bool column for a batch
-        if np.any(has_exp):
-            exp = norm2d_cx(conv2d_cx(Cx(cx.h, cx.w), w_in, w_exp, 1), w_exp)
-            cx = Cx(cx.h, cx.w, *(c + has_exp * e for c, e in zip(cx[2:], exp[2:])))
-        cx = norm2d_cx(conv2d_cx(cx, w_exp, w_exp, kernel, stride=stride, groups=w_exp), w_exp)
-        if se_r:
-            cx = SE.complexity(cx, w_exp, trunc_int(w_in * se_r))
-        return norm2d_cx(conv2d_cx(cx, w_exp, w_out, 1), w_out)
-
 
 class AnyStage(nn.Module):
     """d blocks of one width; the first takes the stage's input width and stride."""
@@ -284,13 +203,6 @@ class AnyStage(nn.Module):
         for block in self.children():
             x = block(x)
         return x
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, w_out: int, stride: int, d: int, block: type[nn.Module], **kwargs: float) -> Cx:
-        cx = block.complexity(cx, w_in, w_out, stride, **kwargs)
-        # blocks 2..d are identical (w_out -> w_out, stride 1, same size): count one, d - 1 times
-        one = block.complexity(Cx(cx.h, cx.w), w_out, w_out, 1, **kwargs)
-        return Cx(cx.h, cx.w, *(c + (d - 1) * o for c, o in zip(cx[2:], one[2:])))
 
 
 class AnyHead(nn.Module):
@@ -310,13 +222,6 @@ class AnyHead(nn.Module):
         if hasattr(self, "conv"):
             x = self.conv_af(self.conv_bn(self.conv(x)))
         return self.fc(torch.flatten(self.avg_pool(x), 1))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in: int, num_classes: int, head_w: int = 0, activation: str = "relu") -> Cx:
-        if head_w:
-            cx = norm2d_cx(conv2d_cx(cx, w_in, head_w, 1), head_w)
-            w_in = head_w
-        return linear_cx(gap2d_cx(cx), w_in, num_classes, bias=True)
 
 
 STEMS: dict[str, type[nn.Module]] = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from anynet.model import AnyNet, Complexity
+from anynet.counting import Complexity
+from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 
 

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from anynet.errors import AnynetError
-from anynet.model import complexity
+from anynet.counting import complexity
 from anynet.spec import BOTTLENECK, MBCONV, AnyNetSpec
 
 LIBRARIES = ("anynet", "pycls", "timm", "torchvision")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anynet.model import Complexity, complexity
+from anynet.counting import Complexity, complexity
 from anynet.regnet import RegNetParams
 from anynet.spec import AnyNetSpec
 

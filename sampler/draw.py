@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from anynet.group_rule import adjust_columns
-from anynet.model import Complexity
+from anynet.counting import Complexity
 from anynet.regnet import RegNetParams, regnet_columns
 from anynet.spec import BOTTLENECKS, MBCONV, AnyNetSpec
 from anynet.spec_batch import SpecBatch, batch_complexity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from anynet.model import Complexity, complexity
+from anynet.counting import Complexity, complexity
 from anynet.spec import AnyNetSpec
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from anynet.errors import AnynetError, SpecError
-from anynet.model import Complexity
+from anynet.counting import Complexity
 from anynet.spec import AnyNetSpec
 from anynet.validate import check_int, format_count
 from sampler.builtin import get_space
 from sampler.draw import draw_candidates
 from sampler.frame import spec_row
 from sampler.space import DesignSpace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BATCH = 1 << 14  # candidates per draw; fixed, so the stream of candidates does not depend on n
 MAX_DRAWS = 50_000_000
@@ -64,6 +67,8 @@ class Sample:
     def frame(self) -> pd.DataFrame:
         """One row per spec: id, space, per-stage and shared values, RegNet parameters, complexity, and the recipe
         fields drawn per model (lr, weight_decay) where the space draws them."""
+        import pandas as pd  # on use: `import sampler` stays light
+
         rows = [{"id": i, "space": self.space.name, **spec_row(s, c), **r} for i, (s, c), r in self._rows()]
         return pd.DataFrame(rows)
 

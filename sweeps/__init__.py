@@ -29,6 +29,7 @@ _EXPORTS = {
     "SweepConfig": "sweeps.config",
     "SweepError": "sweeps.config",
     "load_sweep": "sweeps.config",
+    "config_names": "sweeps.config",
     "sweep_from_dict": "sweeps.config",
     "SweepPlan": "sweeps.run",
     "SweepStatus": "sweeps.status",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from anynet.model import complexity
+from anynet.counting import complexity
 from anynet.spec import AnyNetSpec
 from anynet.validate import format_count, format_duration
 from sweeps.config import SweepConfig

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from anynet.files import write_jsonl, write_text_atomic
-from anynet.model import Complexity
+from anynet.counting import Complexity
 from anynet.spec import AnyNetSpec
 from sampler.frame import spec_row
 from sweeps.config import SweepError

@@ -15,7 +15,8 @@ from torch import nn
 
 from anynet.errors import AnynetError
 from anynet.fold import fold_batchnorm
-from anynet.model import AnyNet, complexity
+from anynet.counting import complexity
+from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from sweeps.allocator import retain_freed_memory
 from sweeps.image_batches import BatchMaker, train_batches

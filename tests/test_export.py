@@ -17,7 +17,8 @@ from anynet.convert import convert_state_dict, library_name, load_weights
 from anynet.errors import AnynetError
 from anynet.files import load_spec
 from anynet.libraries import library_form, timm_stages
-from anynet.model import AnyNet, complexity
+from anynet.counting import complexity
+from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from anynet.zoo import zoo_spec
 from sampler import sample

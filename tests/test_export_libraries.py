@@ -20,7 +20,8 @@ from anynet.cli import main
 from anynet.convert import convert_state_dict, load_weights
 from anynet.errors import AnynetError
 from anynet.libraries import build, check, import_library, library_form
-from anynet.model import AnyNet, complexity
+from anynet.counting import complexity
+from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from anynet.zoo import zoo_spec
 from sampler import get_space, sample

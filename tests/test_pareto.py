@@ -9,9 +9,12 @@ import pytest
 import torch
 
 from analysis import AnalysisError, compare
+from analysis.load import load_sweeps
 from analysis.pareto import latency_per_flop, pareto_mask, pareto_table
+from analysis.report import unsupported
 from anynet.cli import main
-from anynet.model import AnyNet, complexity
+from anynet.counting import complexity
+from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from sweeps import Measure, SweepFolder, load_results
 from sweeps.measure import measure, torch_threads
@@ -164,3 +167,17 @@ def test_latency_normalization_refuses_unmeasured_sweeps(equal_flops, tmp_path):
         compare([equal_flops[1], old], tmp_path / "bad", normalize="latency")
     report = compare([equal_flops[1], old], tmp_path / "mixed", normalize="flops")  # the rest of the report works
     assert "Not measured: old" in (tmp_path / "mixed" / "summary.md").read_text() and report.bins
+    mixed = load_sweeps([equal_flops[1], old])
+    assert unsupported(mixed, "latency") == (
+        f"old has no measured latency for {N} of {N} models (recorded before anynet measured models, or measured "
+        "with no success)"
+    )
+    assert unsupported(mixed, "flops") is None and unsupported(load_sweeps(equal_flops), "latency") is None
+
+
+def test_a_normalization_is_unsupported_where_a_sweep_leaves_the_shared_range_empty(equal_flops, tmp_path):
+    """Two sweeps whose flops ranges do not overlap: no shared range to normalize over, said as data."""
+    far = tmp_path / "far"
+    _write(far, "far", [_dense_like(f) for f in (500_000, 600_000, 700_000)], [{}, {}, {}])
+    reason = unsupported(load_sweeps([equal_flops[0], far]), "flops")
+    assert reason is not None and reason.startswith("normalized by flops: ")

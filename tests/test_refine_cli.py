@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from analysis.study import Study, sweep_files
-from anynet.model import complexity
+from anynet.counting import complexity
 from sampler import get_space
 
 ARGS = ["--space", "A", "--n", "3", "--dataset", "synthetic", "--rounds", "1", "--images", "128", "--compare", "E"]

@@ -11,7 +11,7 @@ import pytest
 from anynet.cli import main
 from anynet.errors import AnynetError
 from anynet.libraries import import_library
-from anynet.model import complexity
+from anynet.counting import complexity
 from sampler import get_space, sample, space_names
 
 NEW = ("RegNetX-inverted", "RegNetX-depthwise", "MBConv")

@@ -13,7 +13,7 @@ from analysis.study import ALIASES, DEFAULT_RECIPE, DEFAULT_SPACES, Study, Study
 from anynet.cli import build_parser
 from anynet.cli.study import study_from_args
 from anynet.files import load_spec
-from anynet.model import complexity
+from anynet.counting import complexity
 
 EXTERNAL = re.compile(r"(?:src|href)=['\"]?https?://")  # a link out (base64 images may spell http)
 

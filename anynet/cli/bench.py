@@ -29,7 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from anynet.errors import AnynetError
     from anynet.files import resolve_spec
-    from anynet.model import complexity
+    from anynet.counting import complexity
     from anynet.validate import format_count
     from sweeps import time_model
 

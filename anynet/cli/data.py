@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sweeps.image_source import ImageOptions
+from sweeps import ImageOptions
 
 DATASET_HELP = (
     "fashion-mnist (default), mnist, cifar10, cifar100, imagenet (npy files), synthetic, or a path to your own data: "

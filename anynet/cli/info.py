@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from anynet.crosscheck import fvcore_complexity
+from anynet.counting import complexity, complexity_breakdown
 from anynet.files import resolve_spec
-from anynet.model import complexity, complexity_breakdown
 from anynet.spec import AnyNetSpec
 from anynet.validate import format_count
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = "show the stages and exact complexity (flops, params, acts) of a zoo model or spec file"
 
@@ -27,6 +28,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def stage_table(spec: AnyNetSpec) -> pd.DataFrame:
     """One row per part (stem, stages, head) with its shape and its own complexity."""
+    import pandas as pd
+
     rows = []
     for i, (name, cx, (h, w)) in enumerate(complexity_breakdown(spec)):
         stage = 0 < i <= spec.num_stages
@@ -50,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     names = {"resolution": args.resolution, "num_classes": args.classes, "in_channels": args.in_channels}
     spec = resolve_spec(args.model, {k: v for k, v in names.items() if v is not None})
     total = complexity(spec)
+    if args.fvcore:
+        from anynet.crosscheck import fvcore_complexity  # torch and fvcore: only when asked
     traced = fvcore_complexity(spec) if args.fvcore else None
     if args.json:
         out = {"model": args.model, **total._asdict(), "bot_muls": None, "group_ws": None, **spec.to_dict()}

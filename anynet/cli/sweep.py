@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sweeps.config import load_sweep
+    from sweeps import load_sweep
     from sweeps import run_sweep
 
     config = load_sweep(args.file)
@@ -90,7 +90,7 @@ def _print_best_and_failures(status) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from sweeps.config import SweepError, config_names, load_sweep
+    from sweeps import SweepError, config_names, load_sweep
     from sweeps import plan_sweep
 
     if args.list:

@@ -6,12 +6,10 @@ import argparse
 import json
 import sys
 
-import pandas as pd
-
 from anynet.cli.data import add_data_flags, image_options
 from anynet.errors import SpecError
 from anynet.validate import parse_number
-from sweeps.recipe import Recipe
+from sweeps import Recipe
 
 HELP = "train one model briefly (the paper's low-fidelity recipe) and report its test error and speed"
 
@@ -40,8 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from anynet.files import resolve_spec
-    from sweeps.data import ImageOptions, load_dataset, spec_for_data
-    from sweeps.trainer import train
+    from sweeps import ImageOptions, load_dataset, spec_for_data, train
 
     if args.threads is not None and args.threads < 1:
         raise SpecError(f"--threads: must be at least 1, got {args.threads}")
@@ -96,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         f"{args.model} on {data.name} ({len(data.train_y):,} train / {len(data.test_y):,} test images, "
         f"{spec.resolution} px), {result.device}, {result.threads} threads, seed {result.seed}"
     )
+    import pandas as pd
+
     print(pd.DataFrame(result.epochs).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     val = f", val error {result.val_error:.2f}%" if result.val_error is not None else ""
     print(
