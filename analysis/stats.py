@@ -226,6 +226,9 @@ class _Pool:
         return labels
 
 
+BOOTSTRAP_BLOCK = 1 << 22  # resampled model indices in memory at once (32 MB): 100,000 models draw in pieces
+
+
 @dataclass(frozen=True)
 class Bootstrap:
     """The paper's footnote 4: per parameter, the median and the 2.5% and 97.5% percentiles of the value of the
@@ -248,8 +251,11 @@ def bootstrap_best(
     rng = np.random.default_rng(seed)
     errors = frame["error"].to_numpy(dtype=float)
     size = max(1, round(fraction * len(errors)))
-    picks = rng.integers(0, len(errors), size=(draws, size))
-    best = picks[np.arange(draws), np.argmin(errors[picks], axis=1)]
+    rows = max(1, BOOTSTRAP_BLOCK // size)  # draws at a time: the same stream as all at once, in bounded memory
+    best = np.empty(draws, dtype=np.int64)
+    for lo in range(0, draws, rows):
+        picks = rng.integers(0, len(errors), size=(min(rows, draws - lo), size))
+        best[lo : lo + len(picks)] = picks[np.arange(len(picks)), np.argmin(errors[picks], axis=1)]
     rows = {}
     for column in columns:
         values = frame[column].to_numpy(dtype=float)[best]
