@@ -89,7 +89,8 @@ def compare_spaces(
         resolution,
         progress,
     )
-    return compare_final((fresh, found[0]), [(s.name, e) for s, e in zip(spaces, found[1:])], seed=study.seed)
+    others_found = [(s.name, e) for s, e in zip(spaces, found[1:])]
+    return compare_final((fresh, found[0]), others_found, alpha=result.alpha, seed=study.seed)
 
 
 def refined_space(folder: str | Path) -> tuple[DesignSpace, tuple[float | None, float | None] | None]:
