@@ -33,6 +33,12 @@ def ratio(p: str, i: int) -> str:
     return f"{p}{i + 1}/{p}{i}"
 
 
+def ok_errors(sweep: str | Path) -> np.ndarray:
+    """The errors of a sweep's models that trained ok, in record order."""
+    frame = load_results(sweep)
+    return frame.loc[frame.status == "ok", "error"].to_numpy(dtype=float)
+
+
 def parent_frame(sweep: Path) -> tuple[pd.DataFrame, list[str], int]:
     """The parent sweep's models that trained ok, with a ratio column per parameter and neighbouring stages; the
     per-stage parameters it has, and its stages."""
@@ -184,8 +190,7 @@ def _round_html(out: Path, folder: Path, rows: list[dict[str, Any]], seed: int) 
 def _round_curves(out: Path, rows: list[dict[str, Any]], frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, None]]:
     """The parent's errors and its accepted child's (or, where none was accepted, the child of lowest mean)."""
     chosen = [row for row in rows if row["decision"] == "accepted"] or [min(rows, key=lambda row: row["child_mean"])]
-    child = load_results(out / "sweeps" / chosen[0]["child"])
-    errors = child.loc[child.status == "ok", "error"].to_numpy(dtype=float)
+    errors = ok_errors(out / "sweeps" / chosen[0]["child"])
     label = f"{chosen[0]['constraint']} ({chosen[0]['decision']})"
     return {f"parent {rows[0]['parent']}": (frame.error.to_numpy(dtype=float), None), label: (errors, None)}
 
@@ -193,10 +198,7 @@ def _round_curves(out: Path, rows: list[dict[str, Any]], frame: pd.DataFrame) ->
 def _comparison_html(out: Path, folder: Path, comparison: list[dict[str, Any]]) -> list[str]:
     refined = comparison[0]["refined"]
     names = [refined] + [row["other"] for row in comparison]
-    curves = {}
-    for name in names:
-        frame = load_results(out / "sweeps" / name)
-        curves[name] = (frame.loc[frame.status == "ok", "error"].to_numpy(dtype=float), None)
+    curves = {name: (ok_errors(out / "sweeps" / name), None) for name in names}
     figure = plots.edf_plot(curves, folder / "compare_edf.png", "the refined space (sampled afresh) and the others")
     table = pd.DataFrame(comparison)[["other", "other_n", "other_mean", "difference", "low", "high", "p", "p_holm"]]
     return [

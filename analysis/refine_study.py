@@ -26,14 +26,9 @@ DEFAULT_COMPARE = ("E", "regnetx")  # the paper's hand-refined spaces, beside th
 def space_for(alias: str, channels: int, classes: int, resolution: int) -> DesignSpace:
     """A space named by alias (A .. E, regnetx, ...), name or YAML file, made to take the data's images and classes
     and, named by alias, its resolution, as a study's sweeps take it."""
-    from analysis.study import ALIASES
-    from sampler import get_space
+    from analysis.study import space_overrides
 
-    space = get_space(ALIASES.get(alias, alias))
-    wanted = {"in_channels": channels, "num_classes": classes} | (
-        {"resolution": resolution} if alias in ALIASES else {}
-    )
-    changed = {k: v for k, v in wanted.items() if getattr(space, k) != v}
+    space, changed = space_overrides(alias, channels, classes, resolution)
     return space.with_overrides(changed) if changed else space
 
 
@@ -44,16 +39,16 @@ def train_spaces(
     sweep <out>/sweeps/<name> of study.n models, trained or read back, all of them in one Tune run."""
     from dataclasses import replace
 
+    from analysis.refine_report import ok_errors
     from analysis.study import sweep_file
-    from sweeps import load_results, run_sweeps, sweep_from_dict
+    from sweeps import run_sweeps, sweep_from_dict
 
     configs = [
         sweep_from_dict(sweep_file(replace(study, seed=seed), name, space.to_dict(), resolution))
         for name, space, seed in spaces
     ]
     run_sweeps(configs, address=study.address, progress=progress, data=data)
-    frames = [load_results(c.out_dir) for c in configs]
-    return [f.loc[f.status == "ok", "error"].to_numpy(dtype=float) for f in frames]
+    return [ok_errors(c.out_dir) for c in configs]
 
 
 def sweep_evaluator(study: Study, data: Dataset, resolution: int, progress: bool) -> Evaluator:

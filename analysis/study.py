@@ -20,6 +20,7 @@ from anynet.files import write_text_atomic
 if TYPE_CHECKING:
     from analysis.load import Sweeps
     from analysis.report import Report
+    from sampler import DesignSpace
     from sweeps import Dataset, Estimate, SweepConfig, SweepStatus
 
 # The paper's spaces at small-image scale (sampler/spaces/*-small.yaml: 3 stages, 28 px, 1 channel, 10 classes).
@@ -102,21 +103,27 @@ class StudyResult:
 def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> list[dict[str, Any]]:
     """The study's sweep files (as data), one per space. A space is made to take the dataset's images and classes;
     the paper's spaces named by alias are also set to its resolution (a user's images are decoded at it)."""
-    from sampler import get_space
-
     check_spaces(study)
     files = []
     for alias in study.spaces:
-        space = get_space(ALIASES.get(alias, alias))
-        wanted = {"in_channels": channels, "num_classes": classes}
-        if alias in ALIASES:
-            wanted["resolution"] = resolution
+        space, overrides = space_overrides(alias, channels, classes, resolution)
         name = space.name.removesuffix("-small")
         if name in [f["name"] for f in files]:
             raise StudyError(f"spaces: {alias} is given twice")
-        overrides = {k: v for k, v in wanted.items() if getattr(space, k) != v}
         files.append(sweep_file(study, name, ALIASES.get(alias, alias), resolution, overrides))
     return files
+
+
+def space_overrides(alias: str, channels: int, classes: int, resolution: int) -> tuple[DesignSpace, dict[str, Any]]:
+    """A space named by alias (A .. E, regnetx, ...), name or YAML file, and the overrides that make it take the
+    data's images and classes and, named by alias, its resolution (only those that change it)."""
+    from sampler import get_space
+
+    space = get_space(ALIASES.get(alias, alias))
+    wanted = {"in_channels": channels, "num_classes": classes} | (
+        {"resolution": resolution} if alias in ALIASES else {}
+    )
+    return space, {k: v for k, v in wanted.items() if getattr(space, k) != v}
 
 
 def sweep_file(
