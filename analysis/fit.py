@@ -19,7 +19,7 @@ log widths come from a table of its (w0, wm, s) values, so no logarithm is taken
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import astuple, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -174,17 +174,19 @@ def fit_rule(widths: Sequence[int], stages: int | None = None, q: int = Q) -> Ru
     return fit_rules([widths], [stages], q)[0]
 
 
-def with_fits(frame: pd.DataFrame, q: int = Q) -> pd.DataFrame:
+def with_fits(frame: pd.DataFrame, q: int = Q, rows: Sequence[int] | None = None) -> pd.DataFrame:
     """The frame with e_fit, e_cont, fit_w0, fit_wa, fit_wm columns: the rule fitted to each model's block widths,
     quantized with the model's own q where it is a sampled RegNet (spec.regnet.q), else with its row's q (the
-    column analysis.export.top_models adds: its sweep's), else with q."""
-    rows = frame["q"] if "q" in frame else [q] * len(frame)
-    qs = [spec.regnet.q if spec.regnet is not None else int(q_i) for spec, q_i in zip(frame.spec, rows)]
-    fits: list[dict] = [{}] * len(frame)
-    for q_i in sorted(set(qs)):
-        members = [i for i, q_j in enumerate(qs) if q_j == q_i]
-        found = fit_rules([frame.spec.iloc[i].block_widths for i in members], q=q_i)
-        for i, fit in zip(members, found):
-            fits[i] = asdict(fit)
-    columns = pd.DataFrame(fits, index=frame.index, columns=["w0", "wa", "wm", "e_fit", "e_cont"])
-    return frame.join(columns.rename(columns={"w0": "fit_w0", "wa": "fit_wa", "wm": "fit_wm"}))
+    column analysis.export.top_models adds: its sweep's), else with q. `rows`: the positions of the models to fit
+    (the others' columns are NaN); all of them by default."""
+    chosen = range(len(frame)) if rows is None else sorted(set(int(i) for i in rows))
+    specs = frame.spec.to_numpy()
+    q_of = frame["q"].to_numpy() if "q" in frame else np.full(len(frame), q)
+    qs = {i: specs[i].regnet.q if specs[i].regnet is not None else int(q_of[i]) for i in chosen}
+    fits = np.full((len(frame), 5), np.nan)
+    for q_i in sorted(set(qs.values())):
+        members = [i for i, q_j in qs.items() if q_j == q_i]
+        found = fit_rules([specs[i].block_widths for i in members], q=q_i)
+        fits[members] = [astuple(fit) for fit in found]
+    columns = pd.DataFrame(fits, index=frame.index, columns=["fit_w0", "fit_wa", "fit_wm", "e_fit", "e_cont"])
+    return frame.join(columns.astype({"fit_w0": "Int64"}))

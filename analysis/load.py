@@ -44,6 +44,7 @@ class Sweeps:
     frame: pd.DataFrame
     names: list[str]
     recipes: dict[str, str]  # sweep name -> its recipe in words
+    paths: list[Path]  # the sweep folders, in the order of names
 
     def by_recipe(self) -> dict[str, list[str]]:
         """The sweeps grouped by their recipe (in words)."""
@@ -91,4 +92,4 @@ def load_sweeps(dirs: list[str | Path], names: list[str] | None = None) -> Sweep
         frames.append(frame.assign(sweep=label))
         recipe = SweepFolder(d).settings().get("config", {}).get("recipe")
         recipes[label] = Recipe.from_dict(recipe).describe() if recipe else "an unrecorded recipe"
-    return Sweeps(pd.concat(frames, ignore_index=True), labels, recipes)
+    return Sweeps(pd.concat(frames, ignore_index=True), labels, recipes, [Path(d) for d in dirs])

@@ -19,11 +19,12 @@ from analysis.retrain import describe as describe_retrain
 from analysis.retrain import load_retrain, selections
 from analysis.fit import with_fits
 from analysis.hyper import hyper_figures
-from analysis.load import Sweeps, load_sweeps
+from analysis.load import Sweeps
 from analysis.plots import BAND_WORDS
 from analysis.stats import (
     KS,
     AnalysisError,
+    Bootstrap,
     FewBinsWarning,
     Normalization,
     bootstrap_best,
@@ -36,6 +37,11 @@ from analysis.verdict import LEVELS, Verdict, verdict
 METRICS = ("flops", "params", "acts", "latency", "memory")  # latency, memory: measured (sweeps.measure)
 QUARTER = "best of a random quarter of the models: median [2.5%, 97.5%]"  # stats.bootstrap_best's error
 SELECTION = "Best models, chosen at a higher fidelity"
+# Models per sweep the rule is fitted to for e_fit's median, EDF and scatter (analysis.fit costs about 0.1 s a
+# model on a 2-core machine): the median of 100 has a standard error of about an eighth of their spread.
+FIT_SAMPLE = 100
+FIT_STREAM = 7  # the sample's random stream beside the report's seed
+BEST_WIDTHS = 5  # models in the widths plot
 RANGES = "the best model of a random quarter of the models (bootstrap): median [2.5%, 97.5%] of its value"
 
 
@@ -56,23 +62,21 @@ class Report:
 
 
 def compare(
-    dirs: list[str | Path],
+    sweeps: Sweeps,
     out: str | Path,
     *,
     normalize: str | list[str] | tuple[str, ...] | None = None,
     bins: int | None = None,
-    names: list[str] | None = None,
     seed: int = 0,
-    sweeps: Sweeps | None = None,
 ) -> Report:
     """Compare sweeps (one works too) and write the report into `out`. `normalize`: one metric of METRICS or
     several (their normalized EDFs side by side; the first one's KS tests are table.csv's ks_norm_vs_* columns,
     every one's also ks_norm_<metric>_vs_*; their p-values by permutation within bins). latency and memory are
     the measured latency_ms and memory_mb, which every compared model must have. `bins` of the normalized EDF
     (log-spaced where the shared range spans more than 2x): None takes the most, up to 10, that every sweep fills
-    (per metric); fewer than 5 warn (stats.FewBinsWarning, and a line in the report). `sweeps`: the folders already
-    loaded (`load_sweeps(dirs, names)`), so that a caller which reads them for more than the report reads each
-    results file once."""
+    (per metric); fewer than 5 warn (stats.FewBinsWarning, and a line in the report). `sweeps`: the folders as
+    `load_sweeps(dirs, names)` reads them (a caller that reads them for more than the report reads each results
+    file once)."""
     metrics = [normalize] if isinstance(normalize, str) else list(normalize or [])
     for metric in metrics:
         if metric not in METRICS:
@@ -81,8 +85,6 @@ def compare(
         raise AnalysisError(f"normalize: {', '.join(metrics)} names a metric twice")
     if bins is not None and bins < 1:
         raise AnalysisError(f"bins: must be >= 1, got {bins}")
-    if sweeps is None:
-        sweeps = load_sweeps(dirs, names)
     empty = [n for n in sweeps.names if sweeps.errors(n).empty]
     if empty:
         raise AnalysisError(f"{empty[0]}: no model finished ok yet; nothing to compare")
@@ -93,20 +95,27 @@ def compare(
         normalized[metric] = _normalized(sweeps, metric, bins)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fitted = {n: with_fits(sweeps.ok[sweeps.ok.sweep == n]) for n in sweeps.names}
-    boots = {n: bootstrap_best(fitted[n], [*sweeps.shape_columns(n), "e_fit"], seed=seed) for n in sweeps.names}
+    boots, fitted, described = {}, {}, {}
+    for n in sweeps.names:
+        rows = sweeps.ok[sweeps.ok.sweep == n]
+        boot = bootstrap_best(rows, sweeps.shape_columns(n), seed=seed)
+        fitted[n], described[n] = fit_some(rows, boot, seed)
+        boots[n] = boot.with_range("e_fit", fitted[n].e_fit.to_numpy())
     said = verdict({n: sweeps.errors(n).to_numpy() for n in sweeps.names}, _measured(sweeps), seed=seed)
     table = _table(sweeps, boots, normalized, said, seed)
-    table = table.assign(median_e_fit=[fitted[n].e_fit.median() for n in sweeps.names])
+    table = table.assign(
+        median_e_fit=[fitted[n].e_fit.iloc[described[n]].median() for n in sweeps.names],
+        e_fit_n=[len(described[n]) for n in sweeps.names],
+    )
     speed = _speed(sweeps)
     if not speed.per_flop.empty:
         table = table.merge(
             speed.per_flop[["sweep", "n", "ms_per_gflop", "median_latency_ms", "measured_on"]], "left", "sweep"
         )
         table = table.rename(columns={"n": "ms_per_gflop_n"})
-    figures = _figures(sweeps, fitted, boots, normalized, out, seed)
-    fidelity = _fidelity(dirs, sweeps, out, seed, figures, said)
-    context = Context(budget_lines(sweeps), fidelity, speed, _selection(dirs, sweeps))
+    figures = _figures(sweeps, fitted, described, boots, normalized, out, seed)
+    fidelity = _fidelity(sweeps, out, seed, figures, said)
+    context = Context(budget_lines(sweeps), fidelity, speed, _selection(sweeps))
     table.to_csv(out / "table.csv", index=False)
     speed.pareto.to_csv(out / "pareto.csv", index=False)
     (out / "summary.md").write_text(_summary(sweeps, table, boots, normalized, said, context))
@@ -188,12 +197,10 @@ def budget_lines(sweeps: Sweeps) -> list[str]:
     return lines
 
 
-def _fidelity(
-    dirs: list[str | Path], sweeps: Sweeps, out: Path, seed: int, figures: list[Path], said: Verdict
-) -> list[str]:
+def _fidelity(sweeps: Sweeps, out: Path, seed: int, figures: list[Path], said: Verdict) -> list[str]:
     """The fidelity check's lines (and its scatter figure, appended to figures) where the sweeps have re-runs: first
     which of the verdict's claims (the pairs it separated) and which order of models held at higher fidelity."""
-    models = load_fidelity(dirs, sweeps.names, sources=sweeps.frame)
+    models = load_fidelity(sweeps.paths, sweeps.names, sources=sweeps.frame)
     if len(models) < 3 or models.factor.nunique() > 1:
         return []
     result = analyse(models, seed=seed)
@@ -209,9 +216,9 @@ def _fidelity(
     return describe(result, separated, seed)
 
 
-def _selection(dirs: list[str | Path], sweeps: Sweeps) -> list[str]:
+def _selection(sweeps: Sweeps) -> list[str]:
     """The lines on the best models chosen at a higher fidelity, where the sweeps have re-trained models."""
-    retrained = load_retrain(dirs, sweeps.names, sweeps.frame)
+    retrained = load_retrain(sweeps.paths, sweeps.names, sweeps.frame)
     return [] if retrained.empty else describe_retrain(selections(sweeps.ok, sweeps.names, retrained))
 
 
@@ -268,6 +275,7 @@ def _table(sweeps: Sweeps, boots: dict, normalized: dict[str, Normalization], sa
 def _figures(
     sweeps: Sweeps,
     fitted: dict[str, pd.DataFrame],
+    described: dict[str, np.ndarray],
     boots: dict,
     normalized: dict[str, Normalization],
     out: Path,
@@ -294,14 +302,14 @@ def _figures(
         )
         figures.append(plots.latency_flops_plot(ok, out / "latency_flops.png", f"latency per flop ({where})"))
     figures += hyper_figures({n: ok[ok.sweep == n] for n in sweeps.names}, out)  # where lr, wd are drawn per model
-    search = {n: search_efficiency(sweeps.errors(n).to_numpy(), seed=seed) for n in sweeps.names}
+    search = {n: search_efficiency(sweeps.errors(n).to_numpy()) for n in sweeps.names}
     figures.append(plots.search_plot(search, out / "search.png"))
-    e_fits = {n: (fitted[n].e_fit.to_numpy(), None) for n in sweeps.names}
+    e_fits = {n: (fitted[n].e_fit.to_numpy()[described[n]], None) for n in sweeps.names}
     figures.append(
         plots.edf_plot(
             e_fits,
             out / "e_fit.png",
-            "fit to the quantized linear rule (e_fit)",
+            "fit to the quantized linear rule (e_fit)" + _fitted_words(sweeps, described),
             xlabel="e_fit, mean |log(w_hat / w)|",
         )
     )
@@ -309,14 +317,42 @@ def _figures(
         rows = fitted[name]
         figures.append(
             plots.widths_plot(
-                rows, out / f"s{i}_widths.png", f"{name}: per-block widths of the best, fitted rules dashed"
+                rows,
+                out / f"s{i}_widths.png",
+                f"{name}: per-block widths of the best, fitted rules dashed",
+                top=BEST_WIDTHS,
             )
         )
-        for column in [*sweeps.shape_columns(name), "e_fit"]:
+        for column in sweeps.shape_columns(name):
             figures.append(
                 plots.param_plot(rows, column, boots[name], out / f"s{i}_{column}.png", f"{name}: error vs {column}")
             )
+        some = rows.iloc[described[name]]  # the fitted sample, unbiased by the bootstrap's best
+        title = f"{name}: error vs e_fit" + _fitted_words(sweeps, {name: described[name]})
+        figures.append(plots.param_plot(some, "e_fit", boots[name], out / f"s{i}_e_fit.png", title))
     return figures
+
+
+def fit_some(rows: pd.DataFrame, boot: Bootstrap, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sweep's models with the rule fitted (analysis.fit.with_fits) to those the report reads: a seeded random
+    FIT_SAMPLE of them (all where there are fewer), which describes the sweep (e_fit's median, EDF and scatter),
+    the bootstrap's best models (e_fit's range) and the best few (the widths plot); the others' fit columns are
+    NaN. The fit costs about 0.1 s a model, so fitting every one of 100,000 would take hours. Returns the frame and
+    the sample's positions."""
+    n = len(rows)
+    sample = np.arange(n)
+    if n > FIT_SAMPLE:
+        sample = np.sort(np.random.default_rng([seed, FIT_STREAM]).choice(n, FIT_SAMPLE, replace=False))
+    best = np.argsort(rows.error.to_numpy(dtype=float), kind="stable")[:BEST_WIDTHS]
+    return with_fits(rows, rows=np.union1d(np.union1d(sample, boot.best), best)), sample
+
+
+def _fitted_words(sweeps: Sweeps, described: dict[str, np.ndarray]) -> str:
+    """Where the rule was fitted to a sample only: how many of how many models, per sweep."""
+    counts = {n: (len(described[n]), len(sweeps.errors(n))) for n in described}
+    if all(k == total for k, total in counts.values()):
+        return ""
+    return " (" + "; ".join(f"{n}: a random {k:,} of {total:,}" for n, (k, total) in counts.items()) + ")"
 
 
 @dataclass(frozen=True)
@@ -438,7 +474,10 @@ def _sweep_table(table: pd.DataFrame) -> pd.DataFrame:
             QUARTER: [_quarter(row) for _, row in table.iterrows()],
             "mean error": table.mean_error.map("{:.2f}".format),
             "median error": table.median_error.map("{:.2f}".format),
-            "median e_fit": table.median_e_fit.map("{:.3g}".format),
+            "median e_fit": [
+                f"{m:.3g}" + ("" if k == ok else f" (a random {k:,})")
+                for m, k, ok in zip(table.median_e_fit, table.e_fit_n, table.ok)
+            ],
         }
     )
 

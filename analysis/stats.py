@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -240,6 +240,14 @@ class Bootstrap:
     error_low: float  # 2.5% percentile of the best error of a random quarter
     error_median: float
     error_high: float  # 97.5% percentile
+    best: np.ndarray  # per draw, the position (row of the frame) of its best model
+
+    def with_range(self, column: str, values: np.ndarray) -> Bootstrap:
+        """These ranges and one more: the percentiles of `values` (one per model, by position) at the draws' best
+        models, for a column computed after the draws (only the winners' values are read)."""
+        low_median_high = np.percentile(np.asarray(values, dtype=float)[self.best], [2.5, 50, 97.5])
+        ranges = pd.concat([self.ranges, pd.DataFrame([low_median_high], [column], self.ranges.columns)])
+        return replace(self, ranges=ranges)
 
 
 def bootstrap_best(
@@ -262,19 +270,22 @@ def bootstrap_best(
         rows[column] = np.percentile(values, [2.5, 50, 97.5])
     ranges = pd.DataFrame.from_dict(rows, orient="index", columns=["low", "median", "high"])
     e = np.percentile(errors[best], [2.5, 50, 97.5])
-    return Bootstrap(ranges, float(e[0]), float(e[1]), float(e[2]))
+    return Bootstrap(ranges, float(e[0]), float(e[1]), float(e[2]), best)
 
 
-def search_efficiency(errors: np.ndarray, draws: int = 2_000, seed: int = 0) -> pd.DataFrame:
+def search_efficiency(errors: np.ndarray) -> pd.DataFrame:
     """Random-search efficiency: the best error among m random models (drawn with replacement), for m = 1, 2,
-    4, ... up to n: mean and 5-95% band over `draws` draws (seeded)."""
-    errors = np.asarray(errors, dtype=float)
-    rng = np.random.default_rng(seed)
-    ms = [1 << k for k in range(int(np.log2(len(errors))) + 1)]
+    4, ... up to n: its mean and its 5% and 95% quantiles, exactly (no simulation): the best of m is at or above
+    the k-th lowest error with probability ((n - k + 1) / n)^m."""
+    x = np.sort(np.asarray(errors, dtype=float))
+    n = len(x)
+    above = (n - np.arange(n + 1)) / n  # P(one draw is at or above x[k]), k = 0 .. n
     rows = []
-    for m in ms:
-        best = errors[rng.integers(0, len(errors), size=(draws, m))].min(axis=1)
-        rows.append({"m": m, "mean": best.mean(), "low": np.percentile(best, 5), "high": np.percentile(best, 95)})
+    for m in [1 << k for k in range(int(np.log2(n)) + 1)]:
+        cdf = 1 - above[1:] ** m  # P(best of m <= x[k])
+        p = np.diff(cdf, prepend=0.0)
+        low, high = (x[min(np.searchsorted(cdf, q - 1e-12), n - 1)] for q in (0.05, 0.95))
+        rows.append({"m": m, "mean": float(p @ x), "low": low, "high": high})
     return pd.DataFrame(rows)
 
 

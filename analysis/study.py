@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from analysis.load import Sweeps
     from analysis.report import Report
     from sampler import DesignSpace
-    from sweeps import Dataset, Estimate, SweepConfig, SweepStatus
+    from sweeps import Dataset, Estimate, PlanRow, SweepConfig, SweepStatus
 
 # The paper's spaces at small-image scale (sampler/spaces/*-small.yaml: 3 stages, 28 px, 1 channel, 10 classes).
 ALIASES = {
@@ -160,7 +160,7 @@ class StudyPlan:
     """What a study would train, sampled without training: per space its config and plan, and their estimate."""
 
     configs: list[SweepConfig]  # per space
-    plans: list[list[dict[str, Any]]]
+    plans: list[list[PlanRow]]
     estimate: Estimate  # a Cost per space, the rate per trial, trials at once, seconds
 
 
@@ -176,12 +176,12 @@ def plan_study(study: Study, rate: float | None = None) -> StudyPlan:
     return StudyPlan(configs, plans, estimate(configs[0], plans, sweep_data(configs[0], data), rate, reruns))
 
 
-def rerun_plan(study: Study, config: SweepConfig, plan: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
+def rerun_plan(study: Study, config: SweepConfig, plan: list[PlanRow]) -> list[tuple[PlanRow, Any]]:
     """What the fidelity check and the re-trained selection would train of a plan, for its estimate, as (row,
     budget multiple or Recipe) pairs of the plan's median-cost model: per fidelity model once at the same budget,
     once (twice with reseed_long) at the factor, once under the reference recipe; per re-trained model one per
     seed."""
-    median = sorted(plan, key=lambda row: row["flops"])[len(plan) // 2]
+    median = sorted(plan, key=lambda row: row.complexity.flops)[len(plan) // 2]
     pairs = []
     if study.fidelity:
         runs = [1.0, *[study.fidelity_factor] * (2 if study.fidelity_reseed_long else 1)]
@@ -349,7 +349,7 @@ def _report_and_export(
         return None, {}, None, _gate(study, [], None)
     dirs = [c.out_dir for c, _ in usable]
     loaded = load_sweeps(dirs)
-    report = _report(dirs, Path(study.out) / "report", study.seed, notes, loaded)
+    report = _report(loaded, Path(study.out) / "report", study.seed, notes)
     exports, best = _export(usable, study.top, Path(study.out) / "configs", notes, loaded)
     return report, exports, best, _gate(study, dirs, loaded)
 
@@ -384,21 +384,19 @@ def check_gate(study: Study) -> None:
         raise StudyError("--min-fidelity: needs the fidelity check; give --fidelity K (K of 3 or more)")
 
 
-def _report(dirs: list[Path], out: Path, seed: int, notes: list[str], sweeps: Sweeps | None = None) -> Report:
+def _report(sweeps: Sweeps, out: Path, seed: int, notes: list[str]) -> Report:
     """The compare report, flops-normalized too where the sweeps share a complexity range that each fills, and
     latency-normalized beside it where every model's latency was measured (sweeps.measure) alike; a note says
     why a normalization was left out."""
-    from analysis.load import load_sweeps
     from analysis.report import compare, unsupported
 
-    sweeps = sweeps if sweeps is not None else load_sweeps(dirs)
     reasons = {metric: unsupported(sweeps, metric) for metric in ("flops", "latency")}
     for metric, reason in reasons.items():
         if reason is not None:
             hint = "; a larger --n fills the shared flops range better" if metric == "flops" else ""
             notes.append(f"report without the {metric}-normalized EDF ({reason}){hint}")
     metrics = [metric for metric, reason in reasons.items() if reason is None]
-    return compare(dirs, out, normalize=metrics, seed=seed, sweeps=sweeps)
+    return compare(sweeps, out, normalize=metrics, seed=seed)
 
 
 def _export(

@@ -15,7 +15,7 @@ from itertools import combinations
 
 import numpy as np
 
-from analysis.pairtest import DRAWS, MeanTest, beats, beats_interval, directed_holm, draws_for, mean_test
+from analysis.pairtest import BCA_LIMIT, DRAWS, MeanTest, beats, beats_interval, directed_holm, draws_for, mean_test
 from analysis.stats import ks_test
 
 LEVELS = (0.01, 0.05)  # the levels the headline states, strictest first
@@ -51,7 +51,7 @@ class PairVerdict:
     pvalue: float  # the one-sided studentized bootstrap test's p
     p_holm: float  # Holm-adjusted over the 2P directed hypotheses
     beats: float  # P(a model of `better` has a lower error than one of `worse`), ties half
-    beats_low: float  # its 95% BCa bootstrap interval (NaN: fewer than MIN_INTERVAL models, or no overlap)
+    beats_low: float  # its 95% interval, BCa or DeLong's (pairtest.beats_interval; NaN: fewer than MIN_INTERVAL models, or no overlap)
     beats_high: float
     ks_statistic: float  # two-sample KS D
     ks_pvalue: float  # not adjusted
@@ -178,6 +178,8 @@ def _interval(low: float, high: float, r: PairVerdict) -> str:
     if min(r.n_better, r.n_worse) < MIN_INTERVAL:
         return f"(no interval: fewer than {MIN_INTERVAL} models in a space)"
     if not np.isfinite(low) or not np.isfinite(high):
+        if r.n_better + r.n_worse > BCA_LIMIT:
+            return "(no interval: its estimated spread is zero)"
         return "(no interval: every bootstrap draw gives the same value)"
     return f"(95% interval {low:.2f} to {high:.2f})"
 
@@ -189,7 +191,8 @@ def _what_p_is(pairs: int, draws: int) -> str:
         f"Holm's adjustment over the 2 x {pairs} = {2 * pairs} directed hypotheses (each pair both ways, so "
         f"choosing the direction after looking is paid for). A pair is called better only with Holm p below the "
         f"level stated. 95% intervals: studentized bootstrap for the mean difference (the test's draws), BCa "
-        f"bootstrap ({DRAWS:,} draws) for the probability of beating (Mann-Whitney U / (n1 n2), ties half). KS: "
+        f"bootstrap ({DRAWS:,} draws) for the probability of beating (Mann-Whitney U / (n1 n2), ties half), or "
+        f"DeLong's normal interval where a pair has over {BCA_LIMIT:,} models. KS: "
         "two-sample Kolmogorov-Smirnov test, not adjusted: whether the error distributions differ at all, not "
         "which space is better."
     )

@@ -15,7 +15,6 @@ import torch
 
 from analysis.study import DEFAULT_FLOPS, Study, sweep_files
 from anynet.model import AnyNet
-from anynet.spec import AnyNetSpec
 from sweeps.image_batches import BatchMaker
 from sweeps.config import sweep_from_dict
 from sweeps.data import load_dataset, synthetic
@@ -52,9 +51,9 @@ def main() -> None:
     )
     ratios, vs_train = [], []
     for row in sample_plan(config):
-        spec = AnyNetSpec.from_dict(row["spec"])
+        spec = row.spec
         result = train(spec, data, Recipe(images=64 * 40, batch_size=64), threads=1)  # also warms the kernels
-        train_rate = 3 * row["flops"] * result.images_per_s
+        train_rate = 3 * row.complexity.flops * result.images_per_s
         model = AnyNet(spec).to(memory_format=torch.channels_last)
         times = {}
         for name, fn in (
@@ -65,11 +64,11 @@ def main() -> None:
             started = time.perf_counter()
             fn()
             times[name] = time.perf_counter() - started
-        eval_rate = row["flops"] * len(data.test_y) / times["now"]
+        eval_rate = row.complexity.flops * len(data.test_y) / times["now"]
         ratios.append(times["before"] / times["now"])
         vs_train.append(eval_rate / train_rate)
         print(
-            f"{row['id']:>5} {row['flops'] / 1e6:>6.2f} {times['before']:>9.2f} {times['now']:>7.2f} "
+            f"{row.id:>5} {row.complexity.flops / 1e6:>6.2f} {times['before']:>9.2f} {times['now']:>7.2f} "
             f"{ratios[-1]:>8.2f}x {eval_rate / 1e9:>12.1f} {train_rate / 1e9:>13.1f}"
         )
     print(

@@ -53,58 +53,57 @@ print(json.dumps({{"seconds": time.perf_counter() - start,
 """
 
 
-def record(row: dict, error: float, rng: np.random.Generator) -> dict:
-    """A finished, measured model's record in the store's format, for a plan row and its planted error."""
-    cx = {k: row[k] for k in ("flops", "params", "acts")}
+def record(row, error: float, rng: np.random.Generator):
+    """A finished, measured model's record (sweeps.Record) for a plan row and its planted error."""
+    from sweeps import Measurement, Record, TrainResult
+
     seed = int(rng.integers(2**32))
-    result = {
-        "status": "ok",
-        "error": round(error, 2),
-        "val_error": None,
-        "train_loss": 1.5,
-        "epochs": [{"epoch": 1, "images": 6000, "train_loss": 1.5, "test_error": round(error, 2)}],
-        "images": 6000,
-        "steps": 94,
-        "train_size": 60000,
-        "seconds": 30.0,
-        "train_seconds": 27.0,
-        "images_per_s": 220.0,
-        **cx,
-        "seed": seed,
-        "device": "cpu",
-        "threads": 1,
-        "message": "",
-        "versions": {"python": "3.11", "torch": "2.13.0+cpu", "numpy": np.__version__, "anynet": "0.1.0"},
-        "latency_ms": round(1.0 + row["flops"] / 2e6, 4),
-        "latency_batch": 1,
-        "throughput_ips": 2000.0,
-        "throughput_batch": 128,
-        "memory_mb": 90.0,
-        "memory_method": "saved_tensors",
-        "memory_batch": 64,
-        "measure_device": "cpu",
-        "measure_threads": 1,
-        "measure_model": "bn_folded_eval",
-        "measure_runs": [30, 8],
-        "measure_s": 0.7,
-        "measure_error": None,
-    }
-    return {
-        "id": row["id"],
-        "spec": row["spec"],
-        **cx,
-        "status": "ok",
-        "message": "",
-        "attempts": 1,
-        "failures": [],
-        "seed": seed,
-        "result": result,
-        "wall_s": 32.0,
-        "node": "bench",
-        "started_at": "2026-12-06T10:00:00.000+00:00",
-        "finished_at": f"2026-12-06T{10 + row['id'] // 3600 % 12:02d}:{row['id'] // 60 % 60:02d}:{row['id'] % 60:02d}.000+00:00",
-        "worker": "bench",
-    }
+    measured = Measurement(
+        latency_ms=round(1.0 + row.complexity.flops / 2e6, 4),
+        latency_batch=1,
+        throughput_ips=2000.0,
+        throughput_batch=128,
+        memory_mb=90.0,
+        memory_method="saved_tensors",
+        memory_batch=64,
+        measure_device="cpu",
+        measure_threads=1,
+        measure_model="bn_folded_eval",
+        measure_runs=[30, 8],
+        measure_s=0.7,
+    )
+    result = TrainResult(
+        **vars(measured),
+        status="ok",
+        error=round(error, 2),
+        val_error=None,
+        train_loss=1.5,
+        epochs=[{"epoch": 1, "images": 6000, "train_loss": 1.5, "test_error": round(error, 2)}],
+        images=6000,
+        steps=94,
+        train_size=60000,
+        seconds=30.0,
+        train_seconds=27.0,
+        images_per_s=220.0,
+        **row.complexity._asdict(),
+        seed=seed,
+        device="cpu",
+        threads=1,
+        versions={"python": "3.11", "torch": "2.13.0+cpu", "numpy": np.__version__, "anynet": "0.1.0"},
+    )
+    i = row.id
+    return Record(
+        row,
+        "ok",
+        attempts=1,
+        seed=seed,
+        result=result,
+        wall_s=32.0,
+        node="bench",
+        started_at="2026-12-06T10:00:00.000+00:00",
+        finished_at=f"2026-12-06T{10 + i // 3600 % 12:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000+00:00",
+        worker="bench",
+    )
 
 
 def write_sweeps(root: Path, n: int) -> dict[str, Path]:
@@ -123,9 +122,9 @@ def write_sweeps(root: Path, n: int) -> dict[str, Path]:
         start = time.perf_counter()
         _, plan = prepare(config, SweepFolder(folder))
         rng = np.random.default_rng(n)
-        flops = np.array([row["flops"] for row in plan], dtype=float)
+        flops = np.array([row.complexity.flops for row in plan], dtype=float)
         errors = 40 + shift - 5 * np.log2(flops / 4e6) + rng.normal(0, 3, len(plan))
-        lines = "".join(json.dumps(record(row, e, rng)) + "\n" for row, e in zip(plan, errors))
+        lines = "".join(json.dumps(record(row, e, rng).to_dict()) + "\n" for row, e in zip(plan, errors))
         (folder / "results.jsonl").write_text(lines)
         print(f"wrote {folder} ({n:,} models) in {time.perf_counter() - start:.1f} s", flush=True)
     return folders

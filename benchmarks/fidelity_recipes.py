@@ -47,7 +47,11 @@ def models(n: int) -> list[dict]:
     from sweeps.plan import sample_plan
 
     files = sweep_files(Study(spaces=DEFAULT_SPACES, n=n, flops=DEFAULT_FLOPS), 1, 10, 28)
-    return [{**row, "sweep": f["name"]} for f in files for row in sample_plan(sweep_from_dict(f))]
+    return [
+        {"id": row.id, "spec": row.spec.to_dict(), "sweep": f["name"]}
+        for f in files
+        for row in sample_plan(sweep_from_dict(f))
+    ]
 
 
 def _init() -> None:

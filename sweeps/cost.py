@@ -8,17 +8,15 @@ import time
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from multiprocessing import get_context
-from typing import Any
 
 import numpy as np
 
-from anynet.counting import complexity
-from anynet.spec import AnyNetSpec
 from anynet.validate import format_count, format_duration
 from sweeps.config import SweepConfig
 from sweeps.data import Dataset
 
 from sweeps.recipe import Recipe
+from sweeps.records import PlanRow
 
 
 @dataclass(frozen=True)
@@ -35,14 +33,14 @@ class Cost:
         return sum(self.macs) + sum(self.eval_macs)
 
 
-def training_cost(plan: list[dict[str, Any]], recipe: Recipe, n_train: int, n_eval: int = 0) -> Cost:
+def training_cost(plan: list[PlanRow], recipe: Recipe, n_train: int, n_eval: int = 0) -> Cost:
     """The plan's cost on a training set of n_train images and n_eval test (and validation) images."""
-    images = [recipe.steps(n_train, row["flops"]) * recipe.batch_size for row in plan]
+    images = [recipe.steps(n_train, row.complexity.flops) * recipe.batch_size for row in plan]
     evals = [-(-i // n_train) for i in images]  # evaluated at the end of every epoch begun
     return Cost(
         images,
-        [3.0 * row["flops"] * i for row, i in zip(plan, images)],
-        [float(row["flops"]) * n_eval * e for row, e in zip(plan, evals)],
+        [3.0 * row.complexity.flops * i for row, i in zip(plan, images)],
+        [float(row.complexity.flops) * n_eval * e for row, e in zip(plan, evals)],
     )
 
 
@@ -81,7 +79,7 @@ class Rate:
         )
 
 
-def _probe(specs: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: int, steps: int) -> list[float]:
+def _probe(rows: list[PlanRow], recipe: Recipe, data: Dataset, threads: int, steps: int) -> list[float]:
     """One trial's work on a few models, as a trial trains them: after a 2-step warm-up run (the fused kernel's
     compile, oneDNN's kernel generation), each model for `steps` steps and one evaluation. Returns the summed
     training multiply-adds, training seconds, evaluation multiply-adds, evaluation seconds and other seconds."""
@@ -89,9 +87,8 @@ def _probe(specs: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: 
 
     n_eval = len(data.test_y) + (len(data.val_y) if data.val_y is not None else 0)
     totals = [0.0] * 5
-    for i, spec in enumerate(specs):
-        model = AnyNetSpec.from_dict(spec)
-        flops = complexity(model).flops
+    for i, row in enumerate(rows):
+        model, flops = row.spec, row.complexity.flops
         for n in (2, steps) if i == 0 else (steps,):
             probe = replace(recipe, epochs=None, images=n * recipe.batch_size, budget_macs=None)
             started = time.perf_counter()
@@ -109,7 +106,7 @@ def _probe(specs: list[dict[str, Any]], recipe: Recipe, data: Dataset, threads: 
 
 
 def measure_rate(
-    plans: list[list[dict[str, Any]]],
+    plans: list[list[PlanRow]],
     recipe: Recipe,
     data: Dataset,
     threads: int,
@@ -128,7 +125,7 @@ def measure_rate(
     shuffled = [[plan[i] for i in rng.permutation(len(plan))] for plan in plans]
     turns = [row for group in zip_longest(*shuffled) for row in group if row is not None]
     rows = turns[: trials * per_trial]
-    shares = [([row["spec"] for row in rows[t::trials]], recipe, data, threads, steps) for t in range(trials)]
+    shares = [([row for row in rows[t::trials]], recipe, data, threads, steps) for t in range(trials)]
     shares = [s for s in shares if s[0]]
     if len(shares) == 1:
         found = [_probe(*shares[0])]
@@ -184,10 +181,10 @@ class Estimate:
 
 def estimate(
     config: SweepConfig,
-    plans: list[list[dict[str, Any]]],
+    plans: list[list[PlanRow]],
     data: Dataset,
     rate: float | None = None,
-    reruns: list[list[tuple[dict[str, Any], float | Recipe]]] | None = None,
+    reruns: list[list[tuple[PlanRow, float | Recipe]]] | None = None,
 ) -> Estimate:
     """The cost of plans run with config's recipe and resources on data (its test and validation images are
     evaluated too), and of each plan's re-runs ((row, budget multiple or recipe) pairs), and the time with as many
@@ -210,7 +207,7 @@ def estimate(
     return Estimate(costs, measured, trials, rerun_costs)
 
 
-def _rerun_cost(pairs: list[tuple[dict[str, Any], float | Recipe]], recipe: Recipe, n_train: int, n_eval: int) -> Cost:
+def _rerun_cost(pairs: list[tuple[PlanRow, float | Recipe]], recipe: Recipe, n_train: int, n_eval: int) -> Cost:
     from sweeps.fidelity import scaled
 
     def recipe_of(m: float | Recipe) -> Recipe:

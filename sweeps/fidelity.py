@@ -28,6 +28,7 @@ import numpy as np
 
 from sweeps.config import SweepConfig, SweepError, differences, sweep_from_dict
 from sweeps.recipe import Recipe
+from sweeps.records import PlanRow
 from sweeps.store import SweepFolder
 
 if TYPE_CHECKING:
@@ -54,16 +55,12 @@ def scaled(recipe: Recipe, factor: float) -> Recipe:
     return replace(recipe, epochs=recipe.epochs * factor)
 
 
-def under(rows: list[dict], changes: dict[str, Any] | None) -> list[dict]:
+def under(rows: list[PlanRow], changes: dict[str, Any] | None) -> list[PlanRow]:
     """Plan rows for a re-run under a recipe with these fields changed: a field a model drew for itself (a space's
     per-model lr or weight_decay, the row's `recipe`) gives way to the change, which would otherwise be ignored."""
     if not changes:
         return rows
-    out = []
-    for row in rows:
-        drawn = {k: v for k, v in (row.get("recipe") or {}).items() if k not in changes}
-        out.append({**{k: v for k, v in row.items() if k != "recipe"}, **({"recipe": drawn} if drawn else {})})
-    return out
+    return [replace(row, recipe={k: v for k, v in row.recipe.items() if k not in changes}) for row in rows]
 
 
 def stored_config(folder: SweepFolder) -> SweepConfig:
@@ -76,14 +73,14 @@ def stored_config(folder: SweepFolder) -> SweepConfig:
 
 def subsample(folder: SweepFolder, seed: int, k: int) -> list[int]:
     """k ids of the sweep's ok models, uniformly at random (seeded), in the order of their keys."""
-    ok = sorted(i for i, r in folder.latest().items() if r["status"] == "ok")
+    ok = sorted(i for i, r in folder.latest().items() if r.status == "ok")
     keys = {i: np.random.default_rng([seed, SUBSAMPLE_STREAM, i]).random() for i in ok}
     return sorted(ok, key=keys.__getitem__)[:k]
 
 
 def prepare_fidelity(
     path: str | Path, k: int, factor: float, reseed_long: bool = False, reference: dict[str, Any] | None = None
-) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
+) -> list[tuple[SweepConfig, SweepFolder, list[PlanRow]]]:
     """Open (or start, or grow) a sweep's re-run folders for a subsample of k models (two; one more with
     `reseed_long`, one more with a `reference` recipe: the sweep's with these fields changed, Recipe.override);
     returns (config, folder, plan) of each, the plans written. Models chosen before stay in the plan."""
@@ -96,7 +93,7 @@ def prepare_fidelity(
     chosen = subsample(source, config.seed, k)
     if len(chosen) < 2:
         raise SweepError(f"{source.path}: {len(chosen)} model(s) finished ok; the fidelity check needs at least 2")
-    rows = {row["id"]: row for row in source.plan()}
+    rows = {row.id: row for row in source.plan()}
     runs = [(RESEED, RESEED_STREAM, config.recipe), (long_name(factor), LONG_STREAM, scaled(config.recipe, factor))]
     if reseed_long:
         runs.append((long_name(factor, reseeded=True), LONG_RESEED_STREAM, scaled(config.recipe, factor)))
@@ -114,13 +111,13 @@ def prepare_fidelity(
 
 def open_rerun(
     source: SweepFolder,
-    rows: dict[int, dict],
+    rows: dict[int, PlanRow],
     rerun: SweepConfig,
     chosen: list[int],
     changes: dict[str, Any] | None,
     settings: dict[str, Any],
     holds: str,
-) -> tuple[SweepConfig, SweepFolder, list[dict]]:
+) -> tuple[SweepConfig, SweepFolder, list[PlanRow]]:
     """Open (or start, or grow) one re-run folder of a sweep (`rerun.out_dir`) for the `chosen` ids of its plan
     `rows`: a folder bound to another config is refused (saying it `holds` what it does, and what changed); the
     models planned before stay first, the chosen ones not yet planned follow, under the recipe `changes` (`under`).
@@ -131,7 +128,7 @@ def open_rerun(
         changed = differences(folder.settings().get("identity", {}), rerun.identity())
         if changed:
             raise SweepError(f"{folder.path} holds {holds}; changed: {'; '.join(changed)}")
-        old = [row["id"] for row in folder.plan()]
+        old = [row.id for row in folder.plan()]
     plan = under([rows[i] for i in old + [i for i in chosen if i not in old]], changes)
     rerun = rerun.with_n(len(plan))
     identity = {"name": rerun.name, "n": rerun.n, "identity": rerun.identity(), "config": rerun.to_dict()}

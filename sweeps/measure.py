@@ -1,6 +1,7 @@
 """Measured speed and memory of one model: what the sweep records beside a model's error, and `anynet bench`.
 
-`measure(model, spec, ...)` runs after training, on the trained model, and gives the record's keys:
+`measure(model, spec, ...)` runs after training, on the trained model, and gives its Measurement (sweeps.records),
+the record's measured keys:
 
 - latency_ms: inference time of one image (batch 1), the median of timed runs after a warm-up;
 - throughput_ips: images per second at throughput_batch (the recipe's eval batch size), likewise a median;
@@ -44,25 +45,12 @@ from anynet.errors import AnynetError
 from anynet.fold import fold_batchnorm
 from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
+from sweeps.records import Measurement
 
 # The measurement's budget: this fraction of the model's training seconds, within [MIN_BUDGET_S, MAX_BUDGET_S].
 BUDGET_FRACTION = 0.02
 MIN_BUDGET_S, MAX_BUDGET_S = 0.1, 5.0
 MB = 2**20
-KEYS = (
-    "latency_ms",
-    "latency_batch",
-    "throughput_ips",
-    "throughput_batch",
-    "memory_mb",
-    "memory_method",
-    "memory_batch",
-    "measure_device",
-    "measure_threads",
-    "measure_model",
-    "measure_runs",
-    "measure_s",
-)
 DEPLOYED = "bn_folded_eval"  # what latency and throughput time: the BN-folded eval copy (anynet.fold)
 
 
@@ -87,11 +75,6 @@ class Measure:
         if self.budget_s is not None:
             return self.budget_s
         return min(MAX_BUDGET_S, max(MIN_BUDGET_S, BUDGET_FRACTION * train_seconds))
-
-
-def empty() -> dict[str, Any]:
-    """The record's measurement keys when nothing was measured (a failed model, or measuring switched off)."""
-    return dict.fromkeys(KEYS)
 
 
 def _sync(dev: torch.device) -> None:
@@ -222,8 +205,8 @@ def measure(
     channels_last: bool = True,
     momentum: bool = True,
     options: Measure | None = None,
-) -> dict[str, Any]:
-    """The record's measurement keys (KEYS) for a trained model on the trial's device (module docstring)."""
+) -> Measurement:
+    """The measurement (sweeps.records.Measurement: the record's measured keys) of a trained model on the trial's device (module docstring)."""
     options = options or Measure()
     started = time.perf_counter()
     budget = options.budget(train_seconds)
@@ -237,20 +220,20 @@ def measure(
         throughput = inference_seconds(deployed, spec, batch, dev, channels_last=channels_last, **runs)
     del deployed
     memory, method = training_memory(model, spec, train_batch, device, channels_last=channels_last, momentum=momentum)
-    return {
-        "latency_ms": round(1000 * statistics.median(latency), 4),
-        "latency_batch": 1,
-        "throughput_ips": round(batch / statistics.median(throughput), 2),
-        "throughput_batch": batch,
-        "memory_mb": round(memory, 3),
-        "memory_method": method,
-        "memory_batch": train_batch,
-        "measure_device": str(dev),
-        "measure_threads": threads,
-        "measure_model": DEPLOYED,
-        "measure_runs": [len(latency), len(throughput)],
-        "measure_s": round(time.perf_counter() - started, 4),
-    }
+    return Measurement(
+        latency_ms=round(1000 * statistics.median(latency), 4),
+        latency_batch=1,
+        throughput_ips=round(batch / statistics.median(throughput), 2),
+        throughput_batch=batch,
+        memory_mb=round(memory, 3),
+        memory_method=method,
+        memory_batch=train_batch,
+        measure_device=str(dev),
+        measure_threads=threads,
+        measure_model=DEPLOYED,
+        measure_runs=[len(latency), len(throughput)],
+        measure_s=round(time.perf_counter() - started, 4),
+    )
 
 
 @dataclass(frozen=True)

@@ -3,29 +3,29 @@ written to its folder (a resumed or grown sweep checked against what the folder 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sampler import sample
 from sweeps.config import SweepConfig, SweepError, differences
+from sweeps.records import PlanRow
 from sweeps.store import SweepFolder
 
 
-def sample_plan(config: SweepConfig) -> list[dict[str, Any]]:
-    """One row per model: id, space, spec (as a dict) and complexity; and `recipe`, the recipe fields drawn for
-    the model (lr, weight_decay), where the space draws them: they override the sweep's recipe for that model."""
+def sample_plan(config: SweepConfig) -> list[PlanRow]:
+    """One row per model: id, space, spec and complexity (the sampler's count, carried from here on); and the
+    recipe fields drawn for the model (lr, weight_decay), where the space draws them: they override the sweep's
+    recipe for that model."""
     drawn = sample(config.space, config.n, config.seed, **config.bands)
     recipes = drawn.recipes or [{}] * len(drawn.specs)
     return [
-        {"id": i, "space": config.space.name, "spec": s.to_dict(), **c._asdict(), **({"recipe": r} if r else {})}
+        PlanRow(i, config.space.name, s, c, r or {})
         for i, (s, c, r) in enumerate(zip(drawn.specs, drawn.complexities, recipes))
     ]
 
 
-def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list[dict[str, Any]]]:
+def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list[PlanRow]]:
     """Open (or start) the sweep's folder for this config: refuse a changed sweep, keep a grown one's old models.
 
     Returns the config to run (its n never below the folder's) and the plan, written to the folder first."""
-    old_plan: list[dict[str, Any]] = []
+    old_plan: list[PlanRow] = []
     if folder.exists():
         settings = folder.settings()
         changed = differences(settings.get("identity", {}), config.identity())
@@ -39,9 +39,9 @@ def prepare(config: SweepConfig, folder: SweepFolder) -> tuple[SweepConfig, list
             config = config.with_n(len(old_plan))
     plan = sample_plan(config)
     for old, new in zip(old_plan, plan):
-        if old["spec"] != new["spec"]:
+        if old.spec != new.spec:
             raise SweepError(
-                f"{folder.path}: sampling no longer reproduces model {old['id']} of the plan (was the sampler or "
+                f"{folder.path}: sampling no longer reproduces model {old.id} of the plan (was the sampler or "
                 f"the space changed?); the sweep cannot grow consistently"
             )
     folder.write_settings(

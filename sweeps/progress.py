@@ -5,9 +5,10 @@ One Tune run may train several sweeps: each has its own line (a tqdm bar), stack
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from tqdm import tqdm
+
+from sweeps.records import Record
 
 
 class Progress:
@@ -31,8 +32,8 @@ class Progress:
         )
         self._show()
 
-    def update(self, record: dict[str, Any]) -> None:
-        if record["status"] == "ok":
+    def update(self, record: Record) -> None:
+        if record.status == "ok":
             self.ok += 1
         else:
             self.failed += 1

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sweeps.config import SweepConfig, SweepError
 from sweeps.fidelity import open_rerun, scaled, stored_config
 from sweeps.recipe import Recipe, RecipeError
+from sweeps.records import PlanRow, Record
 from sweeps.store import SweepFolder
 
 if TYPE_CHECKING:
@@ -54,14 +55,16 @@ def retrain_run(name: str) -> tuple[float | None, int] | None:
 
 def top_ids(folder: SweepFolder, k: int) -> list[int]:
     """The k ok models of lowest brief error (the validation error where the sweep has a split), ties by id."""
-    errors = {i: e for i, r in folder.latest().items() if r["status"] == "ok" and (e := _error(r)) is not None}
+    errors = {i: e for i, r in folder.latest().items() if r.status == "ok" and (e := _error(r)) is not None}
     return sorted(errors, key=lambda i: (errors[i], i))[:k]
 
 
-def _error(record: dict[str, Any]) -> float | None:
+def _error(record: Record) -> float | None:
     """The error a record is selected on, as load_results takes it: validation error if any, else test error."""
-    result = record.get("result") or {}
-    return result["val_error"] if result.get("val_error") is not None else result.get("error")
+    result = record.result
+    if result is None:
+        return None
+    return result.val_error if result.val_error is not None else result.error
 
 
 def _recipe(recipe: Recipe, factor: float | None, changes: dict[str, Any] | None) -> Recipe:
@@ -84,7 +87,7 @@ def _recipe(recipe: Recipe, factor: float | None, changes: dict[str, Any] | None
 
 def prepare_retrain(
     path: str | Path, k: int, seeds: int = 2, factor: float | None = None, recipe: dict[str, Any] | None = None
-) -> list[tuple[SweepConfig, SweepFolder, list[dict]]]:
+) -> list[tuple[SweepConfig, SweepFolder, list[PlanRow]]]:
     """Open (or start, or grow) a sweep's retrain folders for its top k models by brief error, one per seed, at
     factor x the budget or under the recipe with `recipe`'s fields changed; returns (config, folder, plan) of each,
     the plans written. Models chosen before stay in the plan."""
@@ -98,7 +101,7 @@ def prepare_retrain(
     chosen = top_ids(source, k)
     if not chosen:
         raise SweepError(f"{source.path}: no model finished ok; there is no best model to retrain")
-    rows = {row["id"]: row for row in source.plan()}
+    rows = {row.id: row for row in source.plan()}
     how = {"factor": factor} if factor is not None else {"recipe": recipe}
     work = []
     for seed_index in range(seeds):

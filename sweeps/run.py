@@ -10,6 +10,7 @@ from sweeps.config import SweepConfig, SweepError, load_sweep
 from sweeps.data import Dataset, load_dataset
 from sweeps.cost import Estimate, estimate, training_cost
 from sweeps.plan import prepare, sample_plan
+from sweeps.records import PlanRow
 from sweeps.status import SweepStatus, sweep_status
 from sweeps.store import SweepFolder
 
@@ -35,7 +36,7 @@ class SweepPlan:
     """What a sweep would train, sampled without training: its plan, the training set's size, the estimate."""
 
     config: SweepConfig
-    plan: list[dict[str, Any]]
+    plan: list[PlanRow]
     train_size: int  # training images (after the validation split, where the sweep has one)
     estimate: Estimate
 
@@ -78,7 +79,7 @@ def run_sweeps(
 
 
 def run_planned(
-    work: list[tuple[SweepConfig, SweepFolder, list[dict[str, Any]]]],
+    work: list[tuple[SweepConfig, SweepFolder, list[PlanRow]]],
     *,
     address: str | None = None,
     progress: bool = True,
@@ -94,7 +95,7 @@ def run_planned(
     pending = []
     for _, folder, plan in work:
         final = folder.final_ids()  # once per folder: it reads results.jsonl
-        pending.append([row for row in plan if row["id"] not in final])
+        pending.append([row for row in plan if row.id not in final])
     if any(pending):
         datasets: dict[tuple, Dataset] = {}  # loaded before Ray starts: a decode's worker processes are spawned
         for (config, folder, _), rows in zip(work, pending):
@@ -106,7 +107,7 @@ def run_planned(
             check_data(config, folder, datasets[key])
         from sweeps.tune_trials import Trials, ray_session, run_trials  # imports Ray: only when there is work
 
-        groups: dict[tuple, list[tuple[Trials, list[dict[str, Any]]]]] = {}
+        groups: dict[tuple, list[tuple[Trials, list[PlanRow]]]] = {}
         with ray_session(address or work[0][0].address):
             for (config, folder, plan), rows in zip(work, pending):
                 if not rows:
@@ -152,11 +153,11 @@ def _images(summary: dict[str, Any]) -> str:
     return f"{sum(summary['images'].values()):,}"
 
 
-def longest_first(group: list[tuple[Any, list[dict[str, Any]]]]) -> list[tuple[int, int]]:
+def longest_first(group: list[tuple[Any, list[PlanRow]]]) -> list[tuple[int, int]]:
     """(sweep index, model id) of every pending row of the group's sweeps, the costliest training first (ties in
     sweep and plan order), so the last models to finish are short ones and no slot idles long at the end."""
     costed = []
     for k, (trials, rows) in enumerate(group):
         cost = training_cost(rows, trials.config.recipe, len(trials.data.train_y)).macs
-        costed += [(-c, k, row["id"]) for c, row in zip(cost, rows)]
+        costed += [(-c, k, row.id) for c, row in zip(cost, rows)]
     return [(k, model_id) for _, k, model_id in sorted(costed, key=lambda item: item[0])]

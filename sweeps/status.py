@@ -32,9 +32,9 @@ def sweep_status(path: str | Path) -> SweepStatus:
     folder = SweepFolder(path)
     settings = folder.settings()
     latest = folder.latest()
-    planned = len(folder.plan())
-    ok = [r for r in latest.values() if r["status"] == "ok"]
-    failed = [r for r in latest.values() if r["status"] == "failed"]
+    planned = folder.plan_size()
+    ok = [r for r in latest.values() if r.status == "ok"]
+    failed = [r for r in latest.values() if r.status == "failed"]
     status = SweepStatus(
         name=settings.get("name", str(path)),
         planned=planned,
@@ -42,18 +42,18 @@ def sweep_status(path: str | Path) -> SweepStatus:
         failed=len(failed),
         remaining=planned - len(ok) - len(failed),
     )
-    scored = [r for r in ok if (r.get("result") or {}).get("error") is not None]
+    scored = [r for r in ok if r.result is not None and r.result.error is not None]
     if scored:
-        best = min(scored, key=lambda r: r["result"]["error"])
-        status.best_id, status.best_error, status.best_flops = best["id"], best["result"]["error"], best["flops"]
-    walls = [r["wall_s"] for r in latest.values() if r.get("wall_s")]
+        best = min(scored, key=lambda r: r.result.error)
+        status.best_id, status.best_error, status.best_flops = best.id, best.result.error, best.row.complexity.flops
+    walls = [r.wall_s for r in latest.values() if r.wall_s]
     if walls:
         status.mean_wall_s = sum(walls) / len(walls)
-    times = sorted(datetime.fromisoformat(r["finished_at"]) for r in latest.values() if r.get("finished_at"))
+    times = sorted(datetime.fromisoformat(r.finished_at) for r in latest.values() if r.finished_at)
     if len(times) >= 2 and times[-1] > times[0]:
         status.models_per_hour = (len(times) - 1) / ((times[-1] - times[0]).total_seconds() / 3600)
     groups: dict[str, list[int]] = defaultdict(list)
-    for r in sorted(failed, key=lambda r: r["id"]):
-        groups[r.get("message") or "no message"].append(r["id"])
+    for r in sorted(failed, key=lambda r: r.id):
+        groups[r.message or "no message"].append(r.id)
     status.failures = dict(groups)
     return status

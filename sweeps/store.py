@@ -22,13 +22,11 @@ import pandas as pd
 import yaml
 
 from anynet.files import write_jsonl, write_text_atomic
-from anynet.counting import Complexity
-from anynet.spec import AnyNetSpec
 from sampler.frame import spec_row
 from sweeps.config import SweepError
+from sweeps.records import FINAL, MEASURED_NUMBERS, RESULT_COLUMNS, PlanRow, Record
 
 SETTINGS, PLAN, RESULTS, DATA = "sweep.yaml", "plan.jsonl", "results.jsonl", "data.yaml"
-FINAL = ("ok", "failed")  # a model with a record in one of these states is never trained again
 
 
 class SweepFolder:
@@ -60,29 +58,37 @@ class SweepFolder:
     def write_data_record(self, record: dict[str, Any]) -> None:
         write_text_atomic(self.path / DATA, yaml.safe_dump(record, sort_keys=False))
 
-    def plan(self) -> list[dict[str, Any]]:
+    def plan(self) -> list[PlanRow]:
         """The planned models in id order (empty before the first run)."""
-        return list(_read_jsonl(self.path / PLAN))
+        return [PlanRow.from_dict(row) for row in _read_jsonl(self.path / PLAN)]
 
-    def write_plan(self, rows: list[dict[str, Any]]) -> None:
-        write_jsonl(rows, self.path / PLAN)
+    def write_plan(self, rows: list[PlanRow]) -> None:
+        write_jsonl([row.to_dict() for row in rows], self.path / PLAN)
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every result record in the order written; a torn last line (a crash mid-write) is skipped."""
-        return list(_read_jsonl(self.path / RESULTS))
+    def plan_size(self) -> int:
+        """How many models are planned (the plan's lines, read without their specs)."""
+        return sum(1 for _ in _read_jsonl(self.path / PLAN))
 
-    def latest(self) -> dict[int, dict[str, Any]]:
+    def records(self) -> list[Record]:
+        """Every result record in the order written, each with its model's plan row (the record repeats the row's
+        spec and complexity: they are read from the plan, once, where it has the model); a torn last line (a crash
+        mid-write) is skipped."""
+        rows = {row.id: row for row in self.plan()}
+        return [Record.from_dict(r, rows.get(r["id"])) for r in _read_jsonl(self.path / RESULTS)]
+
+    def latest(self) -> dict[int, Record]:
         """Each recorded model's last record, by id."""
-        return {record["id"]: record for record in self.records()}
+        return {record.id: record for record in self.records()}
 
     def final_ids(self) -> set[int]:
-        """Models that are finished for good."""
-        return {r["id"] for r in self.records() if r.get("status") in FINAL}
+        """Models that are finished for good (read without parsing their specs: a resume asks this of every
+        folder)."""
+        return {r["id"] for r in _read_jsonl(self.path / RESULTS) if r.get("status") in FINAL}
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: Record) -> None:
         """Append one record durably: written, flushed and fsynced before this returns."""
         self.path.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, allow_nan=False) + "\n"
+        line = json.dumps(record.to_dict(), allow_nan=False) + "\n"
         with open(self.path / RESULTS, "a") as f:
             f.write(line)
             f.flush()
@@ -105,34 +111,6 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             raise SweepError(f"{path}: line {number} is not valid JSON") from None
 
 
-# Measured after training (sweeps.measure); NaN (or None) in records written before anynet measured them.
-MEASURED = (
-    "latency_ms",
-    "throughput_ips",
-    "throughput_batch",
-    "memory_mb",
-    "memory_method",
-    "memory_batch",
-    "measure_device",
-    "measure_threads",
-    "measure_s",
-)
-NUMERIC = tuple(k for k in MEASURED if k not in ("memory_method", "measure_device"))  # float columns, NaN if absent
-RESULT_COLUMNS = (
-    "error",
-    "val_error",
-    "train_loss",
-    "images",
-    "steps",
-    "train_size",
-    "train_seconds",
-    "images_per_s",
-    "device",
-    "threads",
-    *MEASURED,
-)
-
-
 def load_results(path: str | Path) -> pd.DataFrame:
     """One row per finished model of a sweep folder: id, status, the training result's errors and timings,
     attempts, wall time, node, then the spec's flat columns (d1.., w1.., b1.., g1.., w0/wa/wm for RegNets) and
@@ -140,35 +118,31 @@ def load_results(path: str | Path) -> pd.DataFrame:
     error to select on: the validation error where the sweep has a split, else the test error (`test_error`).
     The measured columns (latency_ms, throughput_ips, memory_mb, ...: sweeps.measure) are NaN for a model that was
     not measured (a failed one, or one recorded before anynet measured models)."""
-    folder = SweepFolder(path)
-    plan = {row["id"]: row for row in folder.plan()}
-    latest = folder.latest()
+    latest = SweepFolder(path).latest()
     rows = []
     for model_id in sorted(latest):
         record = latest[model_id]
-        result = record.get("result") or {}
-        spec = AnyNetSpec.from_dict(record["spec"])
-        cx = Complexity(record["flops"], record["params"], record["acts"])
-        row = {"id": model_id, "status": record["status"], "message": record.get("message", "")}
-        row.update({k: result.get(k) for k in RESULT_COLUMNS})
+        result = record.result
+        row = {"id": model_id, "status": record.status, "message": record.message}
+        row.update({k: getattr(result, k) if result is not None else None for k in RESULT_COLUMNS})
         row["test_error"] = row["error"]
         if row["val_error"] is not None:  # a sweep with a validation split selects on it, never on the test set
             row["error"] = row["val_error"]
         row.update(
-            attempts=record.get("attempts"),
-            wall_s=record.get("wall_s"),
-            node=record.get("node"),
-            seed=record.get("seed"),
-            finished_at=record.get("finished_at"),
-            space=plan.get(model_id, {}).get("space"),
+            attempts=record.attempts,
+            wall_s=record.wall_s,
+            node=record.node,
+            seed=record.seed,
+            finished_at=record.finished_at,
+            space=record.row.space,
         )
-        row.update(spec_row(spec, cx))
-        row.update(record.get("recipe") or {})  # lr, weight_decay where the space draws them per model
-        row["spec"] = spec
+        row.update(spec_row(record.row.spec, record.row.complexity))
+        row.update(record.row.recipe)  # lr, weight_decay where the space draws them per model
+        row["spec"] = record.row.spec
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not rows:
         frame = pd.DataFrame(
             columns=["id", "status", "message", *RESULT_COLUMNS, "test_error", "flops", "params", "acts", "spec"]
         )
-    return frame.astype(dict.fromkeys(NUMERIC, float))
+    return frame.astype(dict.fromkeys(MEASURED_NUMBERS, float))

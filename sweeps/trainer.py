@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from torch import nn
 
 from anynet.errors import AnynetError
 from anynet.fold import fold_batchnorm
-from anynet.counting import complexity
+from anynet.counting import Complexity, complexity
 from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from sweeps.allocator import retain_freed_memory
@@ -24,65 +23,13 @@ from sweeps.measure import Measure, resolve_device
 from sweeps.measure import measure as measure_model
 from sweeps.data import Dataset
 from sweeps.recipe import Recipe
+from sweeps.records import TrainResult
 
 CHECK_EVERY_CUDA = 50  # steps between finiteness checks on a GPU (each check waits for the device)
 
 
 class TrainError(AnynetError):
     """Arguments that cannot train: a spec that does not fit the data, a device that is not there."""
-
-
-@dataclass
-class TrainResult:
-    """What one brief training run gives. error and val_error are top-1 percentages."""
-
-    status: str  # ok, diverged or failed
-    error: float | None
-    val_error: float | None
-    train_loss: float | None
-    epochs: list[dict[str, Any]]
-    images: int
-    steps: int
-    train_size: int  # training images the run drew from (an epoch)
-    seconds: float
-    train_seconds: float
-    images_per_s: float
-    flops: int
-    params: int
-    acts: int
-    seed: int
-    device: str
-    threads: int
-    message: str = ""
-    versions: dict[str, str] = field(default_factory=dict)
-    # measured after training when asked (sweeps.measure, whose docstring says how); None when not measured
-    latency_ms: float | None = None  # batch 1, the BN-folded eval model
-    latency_batch: int | None = None
-    throughput_ips: float | None = None  # images/s at throughput_batch
-    throughput_batch: int | None = None
-    memory_mb: float | None = None  # peak memory of one training step at memory_batch, by memory_method
-    memory_method: str | None = None
-    memory_batch: int | None = None
-    measure_device: str | None = None
-    measure_threads: int | None = None
-    measure_model: str | None = None
-    measure_runs: list[int] | None = None  # timed runs: [latency, throughput]
-    measure_s: float | None = None  # seconds the measurement took (not part of seconds)
-    measure_error: str | None = None  # why a model that trained ok has no measurement
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for JSON; a non-finite loss (a diverged run) becomes None."""
-        return _finite(asdict(self))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def versions() -> dict[str, str]:
@@ -157,6 +104,7 @@ def train(
     channels_last: bool = True,
     progress: bool = False,
     measure: Measure | bool | None = None,
+    cx: Complexity | None = None,
 ) -> TrainResult:
     """Train the spec's model briefly on data and return its errors, losses, speed and provenance.
 
@@ -164,14 +112,15 @@ def train(
     training gives status 'failed' with its message. On the CPU the same seed and threads give the same result.
     `measure` (True or a sweeps.measure.Measure): after training, measure the trained model's latency, throughput
     and training memory (the result's latency_ms ... measure_s; not counted in seconds); only for a model that
-    trained ok. Sweeps measure every model; a plain call does not unless asked.
+    trained ok. Sweeps measure every model; a plain call does not unless asked. `cx`: the spec's complexity where
+    already counted (a sweep's plan row carries it).
     """
     recipe = recipe or Recipe()
     check_fit(spec, data)
     dev = resolve_device(device, TrainError)
     if threads is not None:
         torch.set_num_threads(threads)
-    cx = complexity(spec)
+    cx = cx or complexity(spec)  # a sweep passes its plan row's, counted once by the sampler
     total = recipe.steps(len(data.train_y), cx.flops)
     if len(data.train_y) < recipe.batch_size:
         raise TrainError(f"batch_size: {recipe.batch_size} is larger than the {len(data.train_y)} training images")
@@ -188,19 +137,21 @@ def train(
     seconds = time.perf_counter() - started
     train_seconds = max(seconds - run.eval_seconds, 1e-9)
     last = run.epochs[-1] if run.epochs else {}
-    measured: dict[str, Any] = {}
+    measured: dict[str, Any] = {}  # the measurement's fields, or why it failed
     if measure and status == "ok":
         try:
-            measured = measure_model(
-                run.model,
-                spec,
-                device=dev,
-                train_batch=recipe.batch_size,
-                eval_batch=recipe.eval_batch_size,
-                train_seconds=train_seconds,
-                channels_last=channels_last,
-                momentum=recipe.momentum > 0,
-                options=measure if isinstance(measure, Measure) else None,
+            measured = asdict(
+                measure_model(
+                    run.model,
+                    spec,
+                    device=dev,
+                    train_batch=recipe.batch_size,
+                    eval_batch=recipe.eval_batch_size,
+                    train_seconds=train_seconds,
+                    channels_last=channels_last,
+                    momentum=recipe.momentum > 0,
+                    options=measure if isinstance(measure, Measure) else None,
+                )
             )
         except (RuntimeError, AnynetError) as e:  # a model that trained is never lost to its measurement
             measured = {"measure_error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}

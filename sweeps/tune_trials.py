@@ -35,13 +35,13 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-from anynet.spec import AnyNetSpec
 from sweeps.config import SweepConfig, SweepError
 from sweeps.data import CachedDataset, Dataset, opened
 from sweeps.dispatch import Dispatcher
 from sweeps.progress import Bars
 from sweeps.faults import inject_fault
 from sweeps.recipe import Recipe
+from sweeps.records import PlanRow, Record, TrainResult
 from sweeps.store import SweepFolder
 
 WAIT_S = 0.2  # a worker with nothing to take waits this long before asking again (others may still fail)
@@ -61,7 +61,7 @@ def model_seed(sweep_seed: int, model_id: int, attempt: int, stream: int = 0) ->
 class Job:
     """What a worker needs for one sweep: its plan, recipe and how to run (shipped once through the object store)."""
 
-    plan: list[dict[str, Any]]
+    plan: list[PlanRow]
     recipe: Recipe
     sweep_seed: int
     stream: int
@@ -75,51 +75,53 @@ class Job:
     measure: Any = True
 
 
-def train_model(row: dict[str, Any], first_attempt: int, job: Job, data: Dataset, on_attempt) -> dict[str, Any]:
+def train_model(row: PlanRow, first_attempt: int, job: Job, data: Dataset, on_attempt) -> Record:
     """Train one planned model, retrying a failure or divergence; return its record."""
     from sweeps.trainer import train
 
-    spec = AnyNetSpec.from_dict(row["spec"])
-    recipe = replace(job.recipe, **row["recipe"]) if row.get("recipe") else job.recipe  # fields drawn per model
+    recipe = replace(job.recipe, **row.recipe) if row.recipe else job.recipe  # fields drawn per model
     started, started_at = time.perf_counter(), now()
     failures: list[str] = []
-    result: dict[str, Any] | None = None
+    result: TrainResult | None = None
     status, message, seed, attempt = "failed", "", 0, first_attempt
     for attempt in range(first_attempt, job.attempts + 1):
         on_attempt(attempt)
-        seed = model_seed(job.sweep_seed, row["id"], attempt, job.stream)
+        seed = model_seed(job.sweep_seed, row.id, attempt, job.stream)
         try:
-            inject_fault(row["id"])
-            outcome = train(spec, data, recipe, device=job.device, seed=seed, threads=job.threads, measure=job.measure)
+            inject_fault(row.id)
+            result = train(
+                row.spec,
+                data,
+                recipe,
+                device=job.device,
+                seed=seed,
+                threads=job.threads,
+                measure=job.measure,
+                cx=row.complexity,
+            )
         except Exception as e:  # any failure of one model is that model's record, never the sweep's end
             message = f"{type(e).__name__}: {e}".splitlines()[0]
             failures.append(message)
             traceback.clear_frames(e.__traceback__)
             continue
-        result = outcome.to_dict()
-        if outcome.status == "ok":
+        if result.status == "ok":
             status, message = "ok", ""
             break
-        message = f"{outcome.status}: {outcome.message}"
+        message = f"{result.status}: {result.message}"
         failures.append(message)
-    return {
-        **planned(row),
-        "status": status,
-        "message": message,
-        "attempts": attempt,
-        "failures": failures,
-        "seed": seed,
-        "result": result,
-        "wall_s": round(time.perf_counter() - started, 3),
-        "node": socket.gethostname(),
-        "started_at": started_at,
-        "finished_at": now(),
-    }
-
-
-def planned(row: dict[str, Any]) -> dict[str, Any]:
-    """The plan's part of a record: id, spec and complexity, and the recipe fields drawn for the model if any."""
-    return {k: row[k] for k in ("id", "spec", "flops", "params", "acts", "recipe") if k in row}
+    return Record(
+        row,
+        status,
+        message,
+        attempts=attempt,
+        failures=failures,
+        seed=seed,
+        result=result,
+        wall_s=round(time.perf_counter() - started, 3),
+        node=socket.gethostname(),
+        started_at=started_at,
+        finished_at=now(),
+    )
 
 
 def worker(
@@ -131,7 +133,7 @@ def worker(
     me = tune.get_context().get_trial_id()
     dispatcher = ray.get_actor(jobs[0].dispatcher, namespace=jobs[0].namespace)
     data = tuple(opened(d) for d in data)
-    plans = [{row["id"]: row for row in job.plan} for job in jobs]
+    plans = [{row.id: row for row in job.plan} for job in jobs]
     while True:
         item = ray.get(dispatcher.take.remote(me))
         if item is None:
@@ -145,7 +147,7 @@ def worker(
             ray.get(dispatcher.attempt.remote(me, sweep, model_id, attempt))
 
         record = train_model(plans[sweep][model_id], first, jobs[sweep], data[split[sweep]], on_attempt)
-        tune.report({"record": {**record, "worker": me}, "sweep": sweep})
+        tune.report({"record": replace(record, worker=me), "sweep": sweep})
 
 
 @contextmanager
@@ -170,7 +172,7 @@ class Trials:
 
     config: SweepConfig
     folder: SweepFolder
-    plan: list[dict[str, Any]]
+    plan: list[PlanRow]
     data: Dataset
 
 
@@ -280,16 +282,16 @@ class Recorder(tune.Callback):
 
     def __init__(self, sweeps: list[Trials], dispatcher: Any, bars: Bars) -> None:
         self.folders = [s.folder for s in sweeps]
-        self.plans = [{row["id"]: row for row in s.plan} for s in sweeps]
+        self.plans = [{row.id: row for row in s.plan} for s in sweeps]
         self.final = [s.folder.final_ids() for s in sweeps]
         self.dispatcher, self.bars = dispatcher, bars
         self.shown = time.monotonic()
 
-    def record(self, sweep: int, record: dict[str, Any]) -> None:
-        if record["id"] in self.final[sweep]:
+    def record(self, sweep: int, record: Record) -> None:
+        if record.id in self.final[sweep]:
             return  # already recorded (a result can arrive twice only if a worker died right after reporting)
         self.folders[sweep].append(record)
-        self.final[sweep].add(record["id"])
+        self.final[sweep].add(record.id)
         self.bars[sweep].update(record)
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
@@ -302,7 +304,7 @@ class Recorder(tune.Callback):
         if record is not None:
             sweep = result["sweep"]
             self.record(sweep, record)
-            self.dispatcher.finish.remote(trial.trial_id, sweep, record["id"])
+            self.dispatcher.finish.remote(trial.trial_id, sweep, record.id)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._lost(trial)
@@ -317,15 +319,5 @@ class Recorder(tune.Callback):
         sweep, model_id, attempt = item
         lines = str(trial.get_error() or "").strip().splitlines()
         message = f"worker died: {lines[-1] if lines else 'its process ended'}"
-        self.record(
-            sweep,
-            {
-                **planned(self.plans[sweep][model_id]),
-                "status": "failed",
-                "message": message,
-                "attempts": attempt,
-                "failures": [message],
-                "result": None,
-                "finished_at": now(),
-            },
-        )
+        row = self.plans[sweep][model_id]
+        self.record(sweep, Record(row, "failed", message, attempts=attempt, failures=[message], finished_at=now()))

@@ -25,6 +25,7 @@ from sampler import sample
 from sweeps.config import sweep_from_dict
 from sweeps.plan import prepare
 from sweeps.store import SweepFolder
+from planted import ok_record
 
 CIFAR = {"in_channels": 3, "resolution": 32}
 
@@ -45,7 +46,7 @@ def sweep_folder(tmp_path, space, ok=6, name="s", overrides=None):
     _, plan = prepare(config, folder)
     errors = np.linspace(20, 40, ok)
     for row, error in zip(plan, errors):
-        folder.append({**row, "status": "ok", "attempts": 1, "result": {"error": float(error)}})
+        folder.append(ok_record(row, error=float(error)))
     return folder.path, plan
 
 
@@ -57,8 +58,8 @@ def test_sampled_regnets_round_trip_through_anynet_info(tmp_path, capsys):
     out.write_text(text)
     spec = load_spec(out)  # anynet info reads an export file: its first config
     row = plan[0]
-    assert spec.to_dict() == row["spec"]  # the studied network itself: stages, strides, stem, channels, classes
-    assert complexity(spec)._asdict() == {k: row[k] for k in ("flops", "params", "acts")}
+    assert spec == row.spec  # the studied network itself: stages, strides, stem, channels, classes
+    assert complexity(spec) == row.complexity
     assert main(["info", str(out)]) == 0 and "RegNet: depth" in capsys.readouterr().out
     loaded = yaml.safe_load(text)["configs"][1]
     assert loaded["measured"]["error"] == 24.0 and loaded["sweep"] == "s" and loaded["resolution"] == 28
@@ -71,8 +72,8 @@ def test_anynet_models_export_their_fitted_rule_with_the_studied_stages_and_stri
     for c, row in zip(json.loads(text)["configs"], plan):
         assert c["source"] == "fitted" and 0 <= c["e_fit"] < 2 and c["note"] is None
         assert set(c["regnet"]) == {"depth", "w0", "wa", "wm", "group_w", "bot_mul", "q"}
-        assert c["strides"] == row["spec"]["strides"] == [1, 2, 2] and len(c["stage_widths"]) == 3
-        assert c["regnet"]["depth"] == sum(row["spec"]["depths"])
+        assert c["strides"] == list(row.spec.strides) == [1, 2, 2] and len(c["stage_widths"]) == 3
+        assert c["regnet"]["depth"] == sum(row.spec.depths)
         assert c["regnet_complexity"] == complexity(AnyNetSpec.from_dict(c["spec"]))._asdict()
 
 
@@ -207,7 +208,7 @@ def test_python_snippets_build_the_model_and_are_separated(tmp_path):
     for snippet, row in zip(snippets, plan):
         scope = {}
         exec(snippet, scope)
-        assert isinstance(scope["model"], AnyNet) and scope["model"].spec.to_dict() == row["spec"]
+        assert isinstance(scope["model"], AnyNet) and scope["model"].spec == row.spec
     for fmt in ("torchvision", "pycls"):
         text = export(path, 3, fmt, python=True, approximate=True)[1]
         for snippet in text.split("\n# ---\n"):

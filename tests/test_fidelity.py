@@ -20,6 +20,7 @@ from analysis.fidelity import (
     load_fidelity,
     spearman_u,
 )
+from analysis.load import load_sweeps
 from analysis.report import compare
 from analysis.stats import AnalysisError
 from sweeps.config import SweepError, sweep_from_dict
@@ -35,6 +36,10 @@ from sweeps.fidelity import (
 from sweeps.plan import prepare
 from sweeps.recipe import Recipe
 from sweeps.store import SweepFolder
+from anynet.counting import Complexity
+from planted import ok_record, with_result
+from random_specs import TINY
+from sweeps import PlanRow
 
 
 def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=(), errors=None):
@@ -53,15 +58,8 @@ def sweep(root, name, n=20, space="AnyNetX_E-small", seed=0, failed=(), errors=N
     )
     folder = SweepFolder(config.out_dir)
     for row in prepare(config, folder)[1]:
-        ok = row["id"] not in failed
-        folder.append(
-            {
-                **row,
-                "status": "ok" if ok else "failed",
-                "attempts": 1,
-                "result": {"error": 50.0 + row["id"] if errors is None else float(errors[row["id"]])} if ok else None,
-            }
-        )
+        error = 50.0 + row.id if errors is None else float(errors[row.id])
+        folder.append(ok_record(row, error=error) if row.id not in failed else ok_record(row, "failed"))
     return folder
 
 
@@ -69,15 +67,15 @@ def plant(folder, quality, noise, seed, long_noise=0.0):
     """Record each re-run of the sweep's fidelity folders, and rewrite the sweep's own errors: the long runs' error
     is the model's planted quality (+ long_noise), the brief runs' are quality + 20 + noise of the given size."""
     rng = np.random.default_rng(seed)
-    records = {r["id"]: r for r in folder.records()}
+    records = {r.id: r for r in folder.records()}
     folder.path.joinpath("results.jsonl").unlink()
     for i, record in records.items():
-        folder.append({**record, "result": {"error": quality[i] + 20 + rng.normal(0, noise)}})
+        folder.append(with_result(record, error=quality[i] + 20 + rng.normal(0, noise)))
     for name, run in fidelity_folders(folder.path).items():
         for row in run.plan():
             brief = not name.startswith("x")
-            error = quality[row["id"]] + (20 + rng.normal(0, noise) if brief else rng.normal(0, long_noise))
-            run.append({**row, "status": "ok", "attempts": 1, "result": {"error": float(error)}})
+            error = quality[row.id] + (20 + rng.normal(0, noise) if brief else rng.normal(0, long_noise))
+            run.append(ok_record(row, error=float(error)))
 
 
 def frame(groups):
@@ -106,15 +104,15 @@ def test_rerun_folders_hold_the_chosen_models_with_scaled_budgets_and_their_own_
     work = prepare_fidelity(folder.path, 4, 4)
     (reseed, reseed_folder, reseed_plan), (long, long_folder, long_plan) = work
     assert reseed_folder.path == folder.path / "fidelity" / "reseed" and long_folder.path.name == "x4"
-    assert [r["id"] for r in reseed_plan] == [r["id"] for r in long_plan] == subsample(folder, 0, 4)
-    source = {r["id"]: r for r in folder.plan()}
-    assert all(r == source[r["id"]] for r in long_plan)
+    assert [r.id for r in reseed_plan] == [r.id for r in long_plan] == subsample(folder, 0, 4)
+    source = {r.id: r for r in folder.plan()}
+    assert all(r == source[r.id] for r in long_plan)
     assert reseed.recipe == Recipe(budget_macs=50e9) and long.recipe == Recipe(budget_macs=200e9)
     assert (reseed.stream, long.stream, reseed.seed) == (RESEED_STREAM, LONG_STREAM, 0)
     assert long_folder.plan() == long_plan and long_folder.settings()["factor"] == 4
     assert sorted(fidelity_folders(folder.path)) == ["reseed", "x4"]  # the long run is re-seeded only when asked
     grown = prepare_fidelity(folder.path, 6, 4)[1][2]  # a larger k keeps the models chosen before
-    assert [r["id"] for r in grown][:4] == [r["id"] for r in long_plan] and len(grown) == 6
+    assert [r.id for r in grown][:4] == [r.id for r in long_plan] and len(grown) == 6
     assert scaled(Recipe(epochs=0.5), 4).epochs == 2 and scaled(Recipe(images=1000), 2.5).images == 2500
 
 
@@ -124,7 +122,7 @@ def test_the_long_run_re_seeded_is_a_third_folder_with_its_own_seed_stream(tmp_p
     work = prepare_fidelity(folder.path, 5, 4, reseed_long=True)  # added to a check that has run: same models
     twin, twin_folder, twin_plan = work[2]
     assert twin_folder.path == folder.path / "fidelity" / "x4-reseed" and twin.name == "s-x4-reseed"
-    assert [r["id"] for r in twin_plan] == [r["id"] for r in work[1][2]] == subsample(folder, 0, 5)
+    assert [r.id for r in twin_plan] == [r.id for r in work[1][2]] == subsample(folder, 0, 5)
     assert twin.recipe == work[1][0].recipe == Recipe(budget_macs=200e9) and twin.stream == LONG_RESEED_STREAM
     assert len({RESEED_STREAM, LONG_STREAM, LONG_RESEED_STREAM, 0}) == 4
     assert sorted(fidelity_folders(folder.path)) == ["reseed", "x4", "x4-reseed"]
@@ -288,7 +286,7 @@ def test_the_study_flags_for_the_fidelity_check(tmp_path, capsys):
     assert study_from_args(parse(["study"])) == Study()
     study = study_from_args(parse(["study", "--fidelity-reseed-long", "--min-fidelity", "0.5", "--strict"]))
     assert (study.fidelity_reseed_long, study.min_fidelity, study.strict) == (True, 0.5, True)
-    plan = [{"id": i, "flops": f} for i, f in enumerate([3, 1, 2])]
+    plan = [PlanRow(i, "s", TINY, Complexity(f, 1, 1)) for i, f in enumerate([3, 1, 2])]
     config = SimpleNamespace(recipe=Recipe(budget_macs=1e9))
     only = dict(fidelity_recipe=None, retrain_top=0)
     assert rerun_plan(Study(fidelity=2, fidelity_factor=4, **only), config, plan) == [(plan[2], 1.0), (plan[2], 4)] * 2
@@ -309,12 +307,12 @@ def test_the_study_flags_for_the_fidelity_check(tmp_path, capsys):
 
 def test_the_report_shows_the_fidelity_check_where_the_sweeps_have_reruns(tmp_path):
     folders = [sweep(tmp_path, name, n=20) for name in ("a", "b")]
-    plain = compare([f.path for f in folders], tmp_path / "plain")
+    plain = compare(load_sweeps([f.path for f in folders]), tmp_path / "plain")
     assert "Fidelity" not in plain.html.read_text() and plain.fidelity == ()
     for i, folder in enumerate(folders):
         prepare_fidelity(folder.path, 5, 4)
         plant(folder, np.linspace(10, 30, 20), noise=1, seed=i)
-    report = compare([f.path for f in folders], tmp_path / "report")
+    report = compare(load_sweeps([f.path for f in folders]), tmp_path / "report")
     page = report.html.read_text()
     assert "Fidelity: does the brief budget rank models as a longer one does?" in page
     assert page.index("What the errors are") < page.index("Fidelity") < page.index('alt="edf"')
@@ -372,8 +370,8 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     assert sorted(runs) == ["reseed", "x4"]
     for name, run in runs.items():
         records = run.records()
-        assert len(records) == 3 and all(r["status"] == "ok" for r in records)
-        images = {r["result"]["images"] for r in records}
+        assert len(records) == 3 and all(r.status == "ok" for r in records)
+        images = {r.result.images for r in records}
         assert images == ({1024} if name == "x4" else {256})
     before = {name: run.path.joinpath("results.jsonl").read_bytes() for name, run in runs.items()}
     # resumes: nothing trained again but the long run's re-seeded twin; the gate cannot pass with 3 models
@@ -385,9 +383,9 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     assert "seed reliability of the 4x budget (4x vs 4x re-seeded)" in again.stdout
     runs = fidelity_folders(tmp_path / "s")
     assert {n: r.path.joinpath("results.jsonl").read_bytes() for n, r in runs.items() if n in before} == before
-    assert {r["result"]["images"] for r in runs["x4-reseed"].records()} == {1024}
-    seeds = {name: {r["id"]: r["seed"] for r in run.records()} for name, run in runs.items()}
-    source = {r["id"]: r["seed"] for r in SweepFolder(tmp_path / "s").records()}
+    assert {r.result.images for r in runs["x4-reseed"].records()} == {1024}
+    seeds = {name: {r.id: r.seed for r in run.records()} for name, run in runs.items()}
+    source = {r.id: r.seed for r in SweepFolder(tmp_path / "s").records()}
     assert all(len({source[i], *(s[i] for s in seeds.values())}) == 4 for i in seeds["reseed"])
     # a reference recipe: one more folder, the same subsample, at the sweep's budget with lr changed
     reference = anynet("fidelity", str(tmp_path / "s"), "--k", "3", "--recipe", "lr=0.1", "--no-progress")
@@ -395,7 +393,7 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     assert "  within spaces, brief vs reference recipe: Spearman " in reference.stdout
     assert "and under a reference recipe (the sweep's with lr=0.1)" in reference.stdout
     records = fidelity_folders(tmp_path / "s")["reference"].records()
-    assert {r["id"] for r in records} == set(seeds["reseed"]) and {r["result"]["images"] for r in records} == {256}
+    assert {r.id for r in records} == set(seeds["reseed"]) and {r.result.images for r in records} == {256}
     # the export ranks by re-trained errors: the top 2 by brief error, at 2x the budget with 2 seeds
     out = tmp_path / "best.yaml"
     flags = ["--top", "3", "--retrain-top", "2", "--retrain-factor", "2", "--no-progress", "--out", str(out)]
@@ -405,7 +403,7 @@ def test_anynet_fidelity_reruns_a_real_sweep_and_resumes(tmp_path, ray_env):
     assert [r["by"] for r in ranked] == ["retrained", "retrained", "brief"]
     assert ranked[0]["error"] <= ranked[1]["error"] and ranked[0]["how"] == "2x the budget" and ranked[0]["seeds"] == 2
     retrained = [SweepFolder(tmp_path / "s" / "retrain" / name) for name in ("x2-1", "x2-2")]
-    assert all({r["result"]["images"] for r in folder.records()} == {512} for folder in retrained)
+    assert all({r.result.images for r in folder.records()} == {512} for folder in retrained)
     bad = anynet("fidelity", str(tmp_path / "s"), "--k", "1")
     assert (
         bad.returncode == 1

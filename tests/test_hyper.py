@@ -2,6 +2,8 @@
 cifar_optim way), the plan and the results record them, the trainer applies them, the sweep's identity holds their
 ranges (and a sweep without them keeps its identity), and analysis.hyper plots error against them."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -12,6 +14,8 @@ from sampler import Distribution, get_space, sample
 from sampler.space import SPACE_KEYS
 from sweeps.config import sweep_from_dict
 from sweeps.plan import sample_plan
+from planted import ok_record
+from sweeps import TrainResult
 
 LR = {"dist": "log_uniform_real", "low": 0.01, "high": 1.0}
 WD = {"dist": "log_uniform_real", "low": 1e-5, "high": 1e-3}
@@ -93,10 +97,10 @@ def test_the_plan_records_them_and_the_identity_holds_their_ranges(tmp_path):
     # a sweep without them keeps its identity: its space records only the keys spaces had before head_w, activation
     old_keys = set(SPACE_KEYS) - {"head_w", "activation"}
     assert set(plain.identity()["space"]) == old_keys
-    assert all("recipe" not in row for row in sample_plan(plain))
+    assert all(row.recipe == {} and "recipe" not in row.to_dict() for row in sample_plan(plain))
     rows = sample_plan(tuned)
-    assert [row["spec"] for row in rows] == [row["spec"] for row in sample_plan(plain)]
-    assert all(set(row["recipe"]) == {"lr", "weight_decay"} for row in rows)
+    assert [row.spec for row in rows] == [row.spec for row in sample_plan(plain)]
+    assert all(set(row.recipe) == {"lr", "weight_decay"} for row in rows)
 
 
 def test_train_model_applies_the_drawn_recipe_and_records_it(tmp_path, monkeypatch):
@@ -104,22 +108,17 @@ def test_train_model_applies_the_drawn_recipe_and_records_it(tmp_path, monkeypat
     from sweeps.tune_trials import Job, train_model
 
     used = []
-
-    class Outcome:
-        status, message = "ok", ""
-
-        def to_dict(self):
-            return {"error": 50.0}
-
-    monkeypatch.setattr(sweeps.trainer, "train", lambda spec, data, recipe, **kw: used.append(recipe) or Outcome())
+    outcome = TrainResult.from_dict({"status": "ok", "error": 50.0})
+    monkeypatch.setattr(sweeps.trainer, "train", lambda spec, data, recipe, **kw: used.append(recipe) or outcome)
     config = sweep(tmp_path, **HYPER)
     job = Job(sample_plan(config), config.recipe, 0, 0, 1, "cpu", 1, "d", "n")
     row = job.plan[0]
     record = train_model(row, 1, job, None, lambda attempt: None)
-    assert (used[0].lr, used[0].weight_decay) == (row["recipe"]["lr"], row["recipe"]["weight_decay"])
-    assert used[0].batch_size == config.recipe.batch_size and record["recipe"] == row["recipe"]
-    plain = {k: v for k, v in row.items() if k != "recipe"}
-    assert "recipe" not in train_model(plain, 1, job, None, lambda attempt: None) and used[1] == config.recipe
+    assert (used[0].lr, used[0].weight_decay) == (row.recipe["lr"], row.recipe["weight_decay"])
+    assert used[0].batch_size == config.recipe.batch_size and record.to_dict()["recipe"] == row.recipe
+    plain = replace(row, recipe={})
+    assert "recipe" not in train_model(plain, 1, job, None, lambda attempt: None).to_dict()
+    assert used[1] == config.recipe
 
 
 def test_hyper_figures(tmp_path):
@@ -145,7 +144,7 @@ def test_hyper_figures(tmp_path):
 
 def test_a_sweep_that_draws_them_gets_their_figures_in_the_report(tmp_path):
     """Records carry the drawn lr and weight decay; load_results has them as columns; compare plots them."""
-    from analysis import compare
+    from analysis import compare, load_sweeps
     from sweeps.plan import prepare
     from sweeps.store import SweepFolder, load_results
 
@@ -155,8 +154,8 @@ def test_a_sweep_that_draws_them_gets_their_figures_in_the_report(tmp_path):
     rng = np.random.default_rng(1)
     for row in plan:
         result = {"error": float(rng.uniform(10, 40)), "val_error": None, "train_loss": 1.0}
-        folder.append({**row, "status": "ok", "message": "", "attempts": 1, "result": result})
+        folder.append(ok_record(row, **result))
     frame = load_results(config.out_dir)
-    assert frame.lr.tolist() == [row["recipe"]["lr"] for row in plan]
-    report = compare([config.out_dir], tmp_path / "report")
+    assert frame.lr.tolist() == [row.recipe["lr"] for row in plan]
+    report = compare(load_sweeps([config.out_dir]), tmp_path / "report")
     assert {"hyper_lr.png", "hyper_wd.png", "hyper_lr_wd.png"} <= {p.name for p in report.figures}

@@ -13,7 +13,9 @@ import yaml
 
 from random_specs import TINY
 from sweeps import Measure, Recipe, SweepFolder, load_results, synthetic, train
-from sweeps.measure import KEYS, measure, timed_runs, training_memory
+from planted import append_line
+from sweeps.measure import measure, timed_runs, training_memory
+from sweeps.records import MEASURED
 from anynet.model import AnyNet
 
 QUICK = Recipe(images=512, batch_size=32, lr=0.2)
@@ -30,7 +32,7 @@ def test_a_measured_training_run_records_every_key_and_learns_the_same(data):
     assert plain.latency_ms is None and plain.measure_s is None  # a plain call does not measure
     assert measured.epochs == plain.epochs and measured.error == plain.error  # measuring comes after training
     record = measured.to_dict()
-    assert set(KEYS) <= set(record) and record["measure_error"] is None
+    assert set(MEASURED) <= set(record) and record["measure_error"] is None
     assert record["latency_ms"] > 0 and record["latency_batch"] == 1
     assert record["throughput_ips"] > 0 and record["throughput_batch"] == QUICK.eval_batch_size
     assert record["memory_mb"] > 0 and record["memory_method"] == "saved_tensors" and record["memory_batch"] == 32
@@ -110,8 +112,9 @@ def write_old_sweep(path):
     for i in range(3):
         result = {"error": 20.0 + i, "val_error": None, "train_loss": 1.0, "images": 512, "steps": 16}
         result |= {"train_size": 1024, "train_seconds": 1.0, "images_per_s": 512.0, "device": "cpu", "threads": 1}
-        folder.append(
-            {"id": i, "spec": spec, "flops": 10**6, "params": 10**4, "acts": 10**5, "status": "ok", "result": result}
+        append_line(
+            folder,
+            {"id": i, "spec": spec, "flops": 10**6, "params": 10**4, "acts": 10**5, "status": "ok", "result": result},
         )
     return folder
 
@@ -152,12 +155,12 @@ def test_every_record_of_a_new_sweep_is_measured(tmp_path, ray_env):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     records = SweepFolder(tmp_path / "measured").records()
-    assert len(records) == 3 and all(r["status"] == "ok" for r in records)
+    assert len(records) == 3 and all(r.status == "ok" for r in records)
     for r in records:
-        result = r["result"]
-        assert result["latency_ms"] > 0 and result["throughput_ips"] > 0 and result["memory_mb"] > 0
-        assert result["memory_method"] == "saved_tensors" and result["measure_device"] == "cpu"
-        assert result["measure_s"] < r["wall_s"] and result["measure_threads"] == 1
+        result = r.result
+        assert result.latency_ms > 0 and result.throughput_ips > 0 and result.memory_mb > 0
+        assert result.memory_method == "saved_tensors" and result.measure_device == "cpu"
+        assert result.measure_s < r.wall_s and result.measure_threads == 1
     frame = load_results(tmp_path / "measured")
     assert frame.latency_ms.notna().all() and frame.throughput_ips.notna().all() and frame.memory_mb.notna().all()
     assert not math.isnan(frame.measure_s.sum())

@@ -18,6 +18,8 @@ from anynet.model import AnyNet
 from anynet.spec import AnyNetSpec
 from sweeps import Measure, SweepFolder, load_results
 from sweeps.measure import measure, torch_threads
+from planted import ok_record, with_result
+from sweeps import Measurement, PlanRow
 
 EXTERNAL = re.compile(r"(?:src|href)=['\"]?https?://")  # a link out (base64 images may spell http)
 
@@ -91,7 +93,7 @@ def _measured(specs, rounds=3):
         for _ in range(rounds):
             for i, (spec, model) in enumerate(zip(specs, models)):
                 got = measure(model, spec, device=cpu, train_batch=2, eval_batch=2, train_seconds=0.0, options=options)
-                if best[i] is None or got["latency_ms"] < best[i]["latency_ms"]:
+                if best[i] is None or got.latency_ms < best[i].latency_ms:
                     best[i] = got
     return best
 
@@ -102,8 +104,8 @@ def _write(path, name, specs, speeds):
     for i, (spec, speed) in enumerate(zip(specs, speeds)):
         cx = complexity(spec)
         error = 40.0 - 5 * np.log2(cx.flops / 5e6)  # the same known function of flops in both spaces
-        result = {"error": error, "val_error": None, "images": 1024, "train_size": 1024, **speed}
-        folder.append({"id": i, "spec": spec.to_dict(), **cx._asdict(), "status": "ok", "result": result})
+        result = {"error": error, "val_error": None, "images": 1024, "train_size": 1024, **vars(speed)}
+        folder.append(ok_record(PlanRow(i, name, spec, cx), **result))
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +128,7 @@ def test_latency_normalized_edfs_tell_equal_flops_spaces_apart(equal_flops, tmp_
     frames = [load_results(d) for d in equal_flops]
     per_flop = [float(np.median(f.latency_ms / (f.flops / 1e9))) for f in frames]
     assert per_flop[1] > 1.2 * per_flop[0]  # depthwise: slower per multiply-add (1.48x on a loaded machine)
-    report = compare(equal_flops, tmp_path / "report", normalize=["flops", "latency"])
+    report = compare(load_sweeps(equal_flops), tmp_path / "report", normalize=["flops", "latency"])
     row = report.table.set_index("sweep").loc["dense"]
     assert row.ks_norm_flops_vs_depthwise < 0.25 and row.p_norm_flops_vs_depthwise > 0.5  # by flops: alike
     assert row.ks_norm_latency_vs_depthwise > 0.6 and row.p_norm_latency_vs_depthwise < 0.05  # by latency: apart
@@ -161,11 +163,13 @@ def test_latency_normalization_refuses_unmeasured_sweeps(equal_flops, tmp_path):
     folder = SweepFolder(old)
     folder.write_settings({"name": "old"})
     for record in SweepFolder(equal_flops[0]).records():
-        result = {k: v for k, v in record["result"].items() if not k.startswith(("latency", "measure"))}
-        folder.append({**record, "result": result})
+        result = {k: v for k, v in record.result.to_dict().items() if not k.startswith(("latency", "measure"))}
+        folder.append(with_result(record, **result))
     with pytest.raises(AnalysisError, match=f"normalize: latency: old has no measured latency for {N} of {N} models"):
-        compare([equal_flops[1], old], tmp_path / "bad", normalize="latency")
-    report = compare([equal_flops[1], old], tmp_path / "mixed", normalize="flops")  # the rest of the report works
+        compare(load_sweeps([equal_flops[1], old]), tmp_path / "bad", normalize="latency")
+    report = compare(
+        load_sweeps([equal_flops[1], old]), tmp_path / "mixed", normalize="flops"
+    )  # the rest of the report works
     assert "Not measured: old" in (tmp_path / "mixed" / "summary.md").read_text() and report.bins
     mixed = load_sweeps([equal_flops[1], old])
     assert unsupported(mixed, "latency") == (
@@ -178,6 +182,6 @@ def test_latency_normalization_refuses_unmeasured_sweeps(equal_flops, tmp_path):
 def test_a_normalization_is_unsupported_where_a_sweep_leaves_the_shared_range_empty(equal_flops, tmp_path):
     """Two sweeps whose flops ranges do not overlap: no shared range to normalize over, said as data."""
     far = tmp_path / "far"
-    _write(far, "far", [_dense_like(f) for f in (500_000, 600_000, 700_000)], [{}, {}, {}])
+    _write(far, "far", [_dense_like(f) for f in (500_000, 600_000, 700_000)], [Measurement()] * 3)
     reason = unsupported(load_sweeps([equal_flops[0], far]), "flops")
     assert reason is not None and reason.startswith("normalized by flops: ")

@@ -92,7 +92,7 @@ def test_fitted_exports_keep_the_space_q(tmp_path):
 
 def test_sampled_regnets_export_with_their_q(tmp_path):
     path, plan = sweep_folder(tmp_path, "RegNetX-small", name="x16", overrides={"q": 16})
-    assert all(row["spec"]["regnet"]["q"] == 16 for row in plan)
+    assert all(row.spec.regnet.q == 16 for row in plan)
     configs, _ = export(path, top=2, fmt="json")
     assert [c["source"] for c in configs] == ["sampled", "sampled"] and all(c["regnet"]["q"] == 16 for c in configs)
     assert AnyNetSpec.from_dict(configs[0]["spec"]).regnet.q == 16

@@ -11,6 +11,8 @@ from sweeps.fidelity import REFERENCE, REFERENCE_STREAM, fidelity_folders, prepa
 from sweeps.recipe import Recipe, RecipeError, parse_recipe_spec
 from sweeps.config import SweepError
 from tests.test_fidelity import sweep
+from planted import ok_record
+from planted import with_result
 
 
 def test_a_spec_names_recipe_fields_as_key_value_pairs_or_a_yaml_file(tmp_path):
@@ -59,7 +61,7 @@ def test_the_reference_rerun_is_one_more_folder_with_its_recipe_and_seed_stream(
     config, rerun, plan = work[-1]
     assert rerun.path.name == REFERENCE and config.stream == REFERENCE_STREAM
     assert (config.recipe.lr, config.recipe.weight_decay, config.recipe.budget_macs) == (0.1, 5e-4, 50e9)
-    assert [r["id"] for r in plan] == [r["id"] for r in work[0][2]]  # the same subsample as the other re-runs
+    assert [r.id for r in plan] == [r.id for r in work[0][2]]  # the same subsample as the other re-runs
     assert rerun.settings()["reference"] == {"lr": 0.1, "weight_decay": 5e-4}
     with pytest.raises(SweepError, match=r"reference holds re-runs of another sweep; changed: .*lr: 0.1 -> 0.2"):
         prepare_fidelity(folder.path, 4, 2, reference={"lr": 0.2, "weight_decay": 5e-4})
@@ -76,16 +78,16 @@ def planted(tmp_path, flip_reference=False, noise=0.0, n=12, k=6):
         folder = sweep(tmp_path, name, n=n)
         prepare_fidelity(folder.path, k, 2, reference={"lr": 0.1})
         quality = rng.normal(0, 1, n)
-        records = {r["id"]: r for r in folder.records()}
+        records = {r.id: r for r in folder.records()}
         folder.path.joinpath("results.jsonl").unlink()
         for i, record in records.items():
-            folder.append({**record, "result": {"error": 30 + 10 * s + quality[i] + rng.normal(0, noise)}})
+            folder.append(with_result(record, error=30 + 10 * s + quality[i] + rng.normal(0, noise)))
         for run_name, run in fidelity_folders(folder.path).items():
             shift = 10 * (2 - s) if (run_name == REFERENCE and flip_reference) else 10 * s
             for row in run.plan():
                 brief = run_name == "reseed"
-                error = 20 + shift + quality[row["id"]] + (rng.normal(0, noise) if brief else 0.0)
-                run.append({**row, "status": "ok", "attempts": 1, "result": {"error": float(error)}})
+                error = 20 + shift + quality[row.id] + (rng.normal(0, noise) if brief else 0.0)
+                run.append(ok_record(row, error=float(error)))
         folders.append(folder)
     paths = [f.path for f in folders]
     return analyse(load_fidelity(paths, ["a", "b", "c"]))
@@ -196,11 +198,11 @@ def test_a_models_drawn_lr_gives_way_to_the_reference_and_retrain_recipes_change
     )
     folder = SweepFolder(config.out_dir)
     for row in prepare(config, folder)[1]:
-        folder.append({**row, "status": "ok", "attempts": 1, "result": {"error": 50.0 + row["id"]}})
-    rows = {row["id"]: row for row in folder.plan()}
+        folder.append(ok_record(row, error=50.0 + row.id))
+    rows = {row.id: row for row in folder.plan()}
     work = prepare_fidelity(folder.path, 4, 2, reference={"lr": 0.1})
     reseed, reference = work[0][2], work[-1][2]
-    assert all(row["recipe"] == rows[row["id"]]["recipe"] for row in reseed)  # untouched
-    assert all(row["recipe"] == {"weight_decay": rows[row["id"]]["recipe"]["weight_decay"]} for row in reference)
+    assert all(row.recipe == rows[row.id].recipe for row in reseed)  # untouched
+    assert all(row.recipe == {"weight_decay": rows[row.id].recipe["weight_decay"]} for row in reference)
     retrain = prepare_retrain(folder.path, 2, 1, recipe={"lr": 0.1, "weight_decay": 5e-4})[0][2]
-    assert [row["id"] for row in retrain] == [0, 1] and all("recipe" not in row for row in retrain)
+    assert [row.id for row in retrain] == [0, 1] and all(row.recipe == {} for row in retrain)

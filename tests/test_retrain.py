@@ -12,6 +12,8 @@ from sweeps.config import SweepError
 from sweeps.recipe import Recipe
 from sweeps.retrain import RETRAIN_STREAM, prepare_retrain, retrain_folders, retrain_name, retrain_run, top_ids
 from tests.test_fidelity import sweep as fidelity_sweep
+from planted import ok_record
+from planted import with_result
 
 
 def sweep(root, name, errors, failed=()):
@@ -28,13 +30,12 @@ def test_a_folder_name_parses_back_to_its_factor_and_seed():
 def record(folder, errors):
     """Record each planned model of a retrain folder: ok with errors[id], failed where it is None."""
     for row in folder.plan():
-        error = errors[row["id"]]
-        result = {"error": float(error)} if error is not None else None
-        folder.append({**row, "status": "ok" if result else "failed", "attempts": 1, "result": result})
+        error = errors[row.id]
+        folder.append(ok_record(row, error=float(error)) if error is not None else ok_record(row, "failed"))
 
 
 def ids(plan):
-    return [row["id"] for row in plan]
+    return [row.id for row in plan]
 
 
 def test_the_top_k_by_brief_error_are_retrained_once_per_seed_at_the_scaled_budget(tmp_path):
@@ -44,9 +45,9 @@ def test_the_top_k_by_brief_error_are_retrained_once_per_seed_at_the_scaled_budg
     assert top_ids(folder, 4) == best and top_ids(folder, 100) == [int(i) for i in np.argsort(errors)[1:]]
     work = prepare_retrain(folder.path, 4, seeds=2, factor=2)
     assert [f.path for _, f, _ in work] == [folder.path / "retrain" / "x2-1", folder.path / "retrain" / "x2-2"]
-    source = {row["id"]: row for row in folder.plan()}
+    source = {row.id: row for row in folder.plan()}
     for seed_index, (config, run, plan) in enumerate(work):
-        assert ids(plan) == best and all(row == source[row["id"]] for row in plan) and run.plan() == plan
+        assert ids(plan) == best and all(row == source[row.id] for row in plan) and run.plan() == plan
         assert config.recipe == Recipe(budget_macs=100e9) and config.stream == RETRAIN_STREAM + seed_index
         assert config.n == 4 and config.name == f"s-retrain-{retrain_name(2, seed_index)}"
         settings = run.settings()
@@ -61,7 +62,7 @@ def test_the_validation_error_is_the_one_selected_on(tmp_path):
     records = folder.records()
     folder.path.joinpath("results.jsonl").unlink()
     for r, val in zip(records, [40.0, 20.0, 35.0]):
-        folder.append({**r, "result": {**r["result"], "val_error": val}})
+        folder.append(with_result(r, **{**r.result.to_dict(), "val_error": val}))
     assert top_ids(folder, 2) == [1, 2]
 
 
@@ -72,7 +73,7 @@ def test_a_larger_k_or_a_changed_top_keeps_the_models_planned_before(tmp_path):
     assert ids(prepare_retrain(folder.path, 5, factor=2)[1][2]) == [0, 1, 2, 3, 4]
     folder.path.joinpath("results.jsonl").unlink()  # the sweep's errors change: model 11 is now the best
     for row in folder.plan():
-        folder.append({**row, "status": "ok", "attempts": 1, "result": {"error": 60.0 - 2.5 * (row["id"] == 11)}})
+        folder.append(ok_record(row, error=60.0 - 2.5 * (row.id == 11)))
     work = prepare_retrain(folder.path, 1, factor=2)
     assert [ids(plan) for _, _, plan in work] == [[0, 1, 2, 3, 4, 11]] * 2 and work[0][0].n == 6
 

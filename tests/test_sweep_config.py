@@ -9,6 +9,7 @@ from sweeps.config import SweepError, config_names, differences, load_sweep, swe
 from sweeps.cost import training_cost
 from sweeps.plan import prepare
 from sweeps.store import SweepFolder, load_results
+from planted import ok_record
 
 BASE = {
     "name": "t",
@@ -80,7 +81,7 @@ def test_ready_made_sweeps_load_and_sample_quickly():
 def test_prepare_refuses_a_changed_sweep_and_grows_a_prefix(tmp_path):
     folder = SweepFolder(tmp_path / "run")
     c, plan = prepare(config(tmp_path), folder)
-    assert [row["id"] for row in plan] == [0, 1, 2, 3] and folder.plan() == plan
+    assert [row.id for row in plan] == [0, 1, 2, 3] and folder.plan() == plan
     with pytest.raises(SweepError, match=r"changed: seed: 0 -> 1.*Only n may grow"):
         prepare(config(tmp_path, seed=1), folder)
     with pytest.raises(SweepError, match=r"changed: recipe.images: 256 -> 512"):
@@ -98,8 +99,8 @@ def test_store_is_append_only_and_skips_a_torn_last_line(tmp_path):
     folder = SweepFolder(tmp_path / "run")
     _, plan = prepare(config(tmp_path), folder)
     for row in plan[:2]:
-        folder.append({**row, "status": "ok", "result": {"error": 50.0 + row["id"]}, "attempts": 1})
-    folder.append({**plan[3], "status": "ok", "result": {"error": 40.0, "val_error": 45.0}, "attempts": 1})
+        folder.append(ok_record(row, error=50.0 + row.id))
+    folder.append(ok_record(plan[3], error=40.0, val_error=45.0))
     with open(folder.path / "results.jsonl", "a") as f:
         f.write('{"id": 2, "status": "o')  # a crash mid-write
     assert folder.final_ids() == {0, 1, 3}
@@ -118,10 +119,10 @@ def test_training_cost_counts_whole_batches(tmp_path):
     _, plan = prepare(config(tmp_path, recipe={"images": 1000, "batch_size": 128}), SweepFolder(tmp_path / "run"))
     cost = training_cost(plan, config(tmp_path, recipe={"images": 1000}).recipe, 8192)
     assert cost.images == [896] * 4  # 7 steps of 128
-    assert cost.total_macs == sum(3 * row["flops"] * 896 for row in plan)
+    assert cost.total_macs == sum(3 * row.complexity.flops * 896 for row in plan)
     recipe = config(tmp_path, recipe={"epochs": 1.5}).recipe
-    assert training_cost(plan, recipe, 8192, 2048).eval_macs == [2.0 * row["flops"] * 2048 for row in plan]
-    json.dumps(plan)  # the plan is plain JSON
+    assert training_cost(plan, recipe, 8192, 2048).eval_macs == [2.0 * row.complexity.flops * 2048 for row in plan]
+    json.dumps([row.to_dict() for row in plan])  # a plan row is plain JSON on disk
 
 
 def test_plan_command_prints_range_cost_and_estimate(tmp_path, capsys):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sweeps import Record
 from sweeps.dispatch import Dispatcher
 from test_sweep_ray import TINY
 
@@ -109,14 +110,14 @@ def test_run_planned_groups_sweeps_by_resource_grant_and_orders_longest_first(tm
         folder = SweepFolder(tmp_path / name)
         config, rows = prepare(load_sweep(sweep_file(tmp_path, name, n=3, **fields)), folder)
         work.append((config, folder, rows))
-    work[0][1].append({**work[0][2][0], "status": "ok"})  # model 0 of "small" is done: not trained again
+    work[0][1].append(Record(work[0][2][0], "ok"))  # model 0 of "small" is done: not trained again
     run_planned(work, progress=False)
     assert sorted(reads) == sorted(f.path for _, f, _ in work)  # results.jsonl read once per folder
     assert [[t.config.name for t in trials] for trials, _ in calls] == [["small", "big"], ["wide"]]
     (trials, order), (wide, wide_order) = calls
     assert sorted(order) == [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2)] and sorted(wide_order) == [(0, 0), (0, 1), (0, 2)]
     cost = {
-        (k, row["id"]): c
+        (k, row.id): c
         for k, t in enumerate(trials)
         for row, c in zip(t.plan, training_cost(t.plan, t.config.recipe, len(t.data.train_y)).macs)
     }

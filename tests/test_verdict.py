@@ -10,13 +10,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.pairtest import beats, mean_test
+from analysis import pairtest
+from analysis.pairtest import beats, beats_interval, mean_test
+from analysis.load import load_sweeps
 from analysis.report import compare
 from analysis.stats import edf, edf_band, holm, ks_test
 from analysis.verdict import pair_tests, verdict
 from sweeps.config import sweep_from_dict
 from sweeps.plan import prepare
 from sweeps.store import SweepFolder
+from planted import ok_record
 
 
 def planted(n=60, seed=0):
@@ -111,6 +114,16 @@ def test_the_mean_test_agrees_with_welch_and_its_interval():
     assert mean_test(np.array([30.0]), worse).pvalue == 1  # one model: no test
 
 
+def test_large_pairs_take_delongs_interval_which_agrees_with_bca():
+    rng = np.random.default_rng(3)
+    better, worse = rng.gamma(2, 2, 1500) + 38, rng.normal(41, 3, 1400)
+    bca = pairtest._bootstrap((better, worse), beats, "BCa", 1999, 0).confidence_interval
+    delong = pairtest.delong_interval(better, worse)
+    assert np.allclose(delong, (bca.low, bca.high), atol=0.005) and delong[0] < beats(better, worse) < delong[1]
+    assert better.size + worse.size > pairtest.BCA_LIMIT and beats_interval(better, worse) == delong
+    assert np.isnan(pairtest.delong_interval(np.arange(2000.0), np.arange(2000.0) + 5000)).all()  # no overlap
+
+
 def test_beats_counts_ties_half_and_small_spaces_get_no_interval():
     assert beats(np.array([1.0, 2, 3]), np.array([2.0, 4])) == pytest.approx(4.5 / 6)
     small = verdict(planted(8), {"near": "test", "far": "test", "twin": "test"})
@@ -173,14 +186,14 @@ def sweep_folders(root, means, n=24, split=False):
         for row in prepare(config, folder)[1]:
             error = float(rng.normal(mean, 2))
             result = {"error": error + 1, "val_error": error} if split else {"error": error}
-            folder.append({**row, "status": "ok", "attempts": 1, "result": result})
+            folder.append(ok_record(row, **result))
         paths.append(folder.path)
     return paths
 
 
 def test_the_report_puts_the_verdict_first_and_fits_seven_sweeps(tmp_path):
     means = {f"anynetx-space-{k}": 40.0 for k in "abcdef"} | {"regnetx": 30.0}
-    report = compare(sweep_folders(tmp_path, means), tmp_path / "report", normalize="flops", bins=1)
+    report = compare(load_sweeps(sweep_folders(tmp_path, means)), tmp_path / "report", normalize="flops", bins=1)
     page = report.html.read_text()
     first_table = page[page.index("<table") : page.index("</table>")]
     assert len(re.findall(r"<th", first_table[: first_table.index("</tr>")])) <= 10
@@ -202,6 +215,6 @@ def test_the_report_puts_the_verdict_first_and_fits_seven_sweeps(tmp_path):
 
 def test_the_report_says_validation_error_where_the_sweeps_have_a_split(tmp_path):
     folders = sweep_folders(tmp_path, {"a": 40.0, "e": 30.0}, n=8, split=True)
-    summary = (compare(folders, tmp_path / "report").out / "summary.md").read_text()
+    summary = (compare(load_sweeps(folders), tmp_path / "report").out / "summary.md").read_text()
     assert "- Mean validation error, lowest first: e " in summary and "test error" not in summary
     assert "- e better than a: separated at p < 0.01. Mean validation error " in summary

@@ -147,6 +147,8 @@ MEAN_CASES = [  # (better, worse): small n, skew, unequal variances and sizes
     (normal(40, 3, 60), normal(41, 1, 20)),
 ]
 BEATS_CASES = MEAN_CASES[:2]
+# Just above pairtest.BCA_LIMIT, where P(beats)'s interval is DeLong's: skew and unequal variances and sizes.
+BEATS_LARGE_CASES = [(skewed(40, 1, 700), skewed(40.2, 3, 1400)), (normal(40, 3, 1400), normal(40.2, 1, 700))]
 SEQUENTIAL_PAIRS = (("A", "B"), ("A", "C"), ("B", "C"))
 SCHEDULE = (5, 10, 20, 40)  # models per space at each of the 4 looks
 
@@ -163,7 +165,8 @@ def pair_checks(claims: Claims, reps: int, seed: int, setting: str) -> list[Chec
 
 
 def interval_checks(reps: int, draws: int, seed: int) -> list[Check]:
-    """The coverage of the mean difference's interval (MEAN_CASES) and of P(beats)'s (BEATS_CASES)."""
+    """The coverage of the mean difference's interval (MEAN_CASES) and of P(beats)'s (BEATS_CASES by BCa,
+    BEATS_LARGE_CASES by DeLong)."""
     out = []
     for i, (better, worse) in enumerate(MEAN_CASES):
         value = mean_coverage(better, worse, reps, draws, seed + i)
@@ -173,6 +176,10 @@ def interval_checks(reps: int, draws: int, seed: int) -> list[Check]:
         value = beats_coverage(better, worse, reps, draws, seed + 10 + i)
         words = f"{better.words} vs {worse.words}, true P(beats) {true_beats(better, worse):.2f}; {draws:,} draws"
         out.append(Check("P(better beats worse), 95% BCa bootstrap", "coverage", value, *COVERAGE, reps, words))
+    for i, (better, worse) in enumerate(BEATS_LARGE_CASES):
+        value = beats_coverage(better, worse, reps, draws, seed + 20 + i)
+        words = f"{better.words} vs {worse.words}, true P(beats) {true_beats(better, worse):.2f}"
+        out.append(Check("P(better beats worse), 95% DeLong", "coverage", value, *COVERAGE, reps, words))
     return out
 
 

@@ -27,9 +27,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis import compare
+    from analysis import compare, load_sweeps
 
-    report = compare(args.dirs, args.out, normalize=args.normalize, bins=args.bins, names=args.names, seed=args.seed)
+    sweeps = load_sweeps(args.dirs, args.names)
+    report = compare(sweeps, args.out, normalize=args.normalize, bins=args.bins, seed=args.seed)
     for _, row in report.table.iterrows():
         print(
             f"{row.sweep}: {row.ok} ok ({row.not_ok} left out), error min {row.min_error:.2f}% (best of a random "

@@ -125,7 +125,7 @@ def _retrain(args: argparse.Namespace) -> None:
     from analysis.study import DEFAULT_FACTOR, Study, check_reruns
     from sweeps import SweepFolder, run_retrain
 
-    ok = sum(r["status"] == "ok" for r in SweepFolder(args.dir).latest().values())
+    ok = sum(r.status == "ok" for r in SweepFolder(args.dir).latest().values())
     how = retrain_from_args(args, ok)
     check_reruns(Study(fidelity=0, fidelity_recipe=None, **how))  # the flags' errors, named as on `anynet study`
     if how["retrain_top"] == 0:

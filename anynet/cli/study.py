@@ -302,7 +302,7 @@ def _plan(study, rate: str | None) -> int:
     plan = plan_study(study, parse_number("--rate", rate) if rate else None)
     guess = plan.estimate
     for config, rows, cost in zip(plan.configs, plan.plans, guess.costs):
-        flops = [row["flops"] for row in rows]
+        flops = [row.complexity.flops for row in rows]
         print(
             f"  {config.name}: {len(rows)} models, flops {format_count(min(flops))} .. {format_count(max(flops))}, "
             f"{sum(cost.images) / len(rows):,.0f} training images per model on average, "

@@ -111,7 +111,7 @@ def _plan(args: argparse.Namespace) -> int:
         f"({planned.train_size:,} training images)"
     )
     for metric in ("flops", "params", "acts"):
-        values = [row[metric] for row in plan]
+        values = [getattr(row.complexity, metric) for row in plan]
         print(f"  {metric:6s} {format_count(min(values))} .. {format_count(max(values))}")
     print(
         f"  training: {format_count(sum(cost.images))} images, {format_count(sum(cost.macs))} multiply-adds; "
