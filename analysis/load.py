@@ -70,26 +70,21 @@ class Sweeps:
         return [c for c in SHAPE if c in rows and rows[c].notna().all() and rows[c].nunique() > 1]
 
 
-def sweep_names(dirs: list[str | Path], names: list[str] | None = None) -> list[str]:
-    """The label of each sweep folder: `names` if given, else each sweep's own name (made unique)."""
+def load_sweeps(dirs: list[str | Path], names: list[str] | None = None) -> Sweeps:
+    """Read the sweep folders (possibly still running: what is recorded so far), each one's sweep.yaml once. Names
+    default to each sweep's own (made unique)."""
     if names is not None and len(names) != len(dirs):
         raise AnalysisError(f"--names: {len(names)} names for {len(dirs)} sweep folders")
-    labels: list[str] = []
+    frames, labels, recipes = [], [], {}
     for i, d in enumerate(dirs):
-        label = names[i] if names else SweepFolder(d).settings().get("name", Path(d).name)
-        labels.append(f"{label} ({i + 1})" if label in labels else label)
-    return labels
-
-
-def load_sweeps(dirs: list[str | Path], names: list[str] | None = None) -> Sweeps:
-    """Read the sweep folders (possibly still running: what is recorded so far). Names default to each sweep's."""
-    labels = sweep_names(dirs, names)
-    frames, recipes = [], {}
-    for d, label in zip(dirs, labels):
+        settings = SweepFolder(d).settings()
+        label = names[i] if names else settings.get("name", Path(d).name)
+        label = f"{label} ({i + 1})" if label in labels else label
         frame = load_results(d)
         if frame.empty:
             raise AnalysisError(f"{d}: no finished models recorded yet")
         frames.append(frame.assign(sweep=label))
-        recipe = SweepFolder(d).settings().get("config", {}).get("recipe")
+        labels.append(label)
+        recipe = settings.get("config", {}).get("recipe")
         recipes[label] = Recipe.from_dict(recipe).describe() if recipe else "an unrecorded recipe"
     return Sweeps(pd.concat(frames, ignore_index=True), labels, recipes, [Path(d) for d in dirs])
