@@ -80,6 +80,7 @@ class TrainResult(Measurement):
         return cls(**{**_RESULT_REQUIRED, "epochs": [], **{k: v for k, v in data.items() if k in _RESULT_FIELDS}})
 
     def measurement(self) -> Measurement:
+        """The result's measurement alone (all None where the model was not measured)."""
         return Measurement(**{k: getattr(self, k) for k in MEASURED})
 
 
