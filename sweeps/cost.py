@@ -125,7 +125,7 @@ def measure_rate(
     shuffled = [[plan[i] for i in rng.permutation(len(plan))] for plan in plans]
     turns = [row for group in zip_longest(*shuffled) for row in group if row is not None]
     rows = turns[: trials * per_trial]
-    shares = [([row for row in rows[t::trials]], recipe, data, threads, steps) for t in range(trials)]
+    shares = [(rows[t::trials], recipe, data, threads, steps) for t in range(trials)]
     shares = [s for s in shares if s[0]]
     if len(shares) == 1:
         found = [_probe(*shares[0])]

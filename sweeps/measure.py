@@ -206,7 +206,8 @@ def measure(
     momentum: bool = True,
     options: Measure | None = None,
 ) -> Measurement:
-    """The measurement (sweeps.records.Measurement: the record's measured keys) of a trained model on the trial's device (module docstring)."""
+    """The measurement (sweeps.records.Measurement: the record's measured keys) of a trained model on the trial's
+    device (module docstring)."""
     options = options or Measure()
     started = time.perf_counter()
     budget = options.budget(train_seconds)

@@ -79,6 +79,12 @@ class TrainResult(Measurement):
         None where it has none (an empty list for epochs)."""
         return cls(**{**_RESULT_REQUIRED, "epochs": [], **{k: v for k, v in data.items() if k in _RESULT_FIELDS}})
 
+    @property
+    def selected_error(self) -> float | None:
+        """The error a model is selected on: the validation error where the run had a split (never the test set's
+        then), else the test error."""
+        return self.val_error if self.val_error is not None else self.error
+
     def measurement(self) -> Measurement:
         """The result's measurement alone (all None where the model was not measured)."""
         return Measurement(**{k: getattr(self, k) for k in MEASURED})

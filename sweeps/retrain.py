@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sweeps.config import SweepConfig, SweepError
 from sweeps.fidelity import open_rerun, scaled, stored_config
 from sweeps.recipe import Recipe, RecipeError
-from sweeps.records import PlanRow, Record
+from sweeps.records import PlanRow
 from sweeps.store import SweepFolder
 
 if TYPE_CHECKING:
@@ -55,16 +55,12 @@ def retrain_run(name: str) -> tuple[float | None, int] | None:
 
 def top_ids(folder: SweepFolder, k: int) -> list[int]:
     """The k ok models of lowest brief error (the validation error where the sweep has a split), ties by id."""
-    errors = {i: e for i, r in folder.latest().items() if r.status == "ok" and (e := _error(r)) is not None}
+    errors = {
+        i: r.result.selected_error
+        for i, r in folder.latest().items()
+        if r.status == "ok" and r.result is not None and r.result.selected_error is not None
+    }
     return sorted(errors, key=lambda i: (errors[i], i))[:k]
-
-
-def _error(record: Record) -> float | None:
-    """The error a record is selected on, as load_results takes it: validation error if any, else test error."""
-    result = record.result
-    if result is None:
-        return None
-    return result.val_error if result.val_error is not None else result.error
 
 
 def _recipe(recipe: Recipe, factor: float | None, changes: dict[str, Any] | None) -> Recipe:

@@ -126,8 +126,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
         row = {"id": model_id, "status": record.status, "message": record.message}
         row.update({k: getattr(result, k) if result is not None else None for k in RESULT_COLUMNS})
         row["test_error"] = row["error"]
-        if row["val_error"] is not None:  # a sweep with a validation split selects on it, never on the test set
-            row["error"] = row["val_error"]
+        row["error"] = None if result is None else result.selected_error
         row.update(
             attempts=record.attempts,
             wall_s=record.wall_s,
