@@ -51,9 +51,9 @@ class _Grid:
 
     def __init__(self, depth: int, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, q: int = Q):
         shape = np.broadcast_shapes(w0.shape, wa.shape, wm.shape)
+        _, ss = rule_stages(depth, w0, wa, wm)  # unbroadcast: the log runs on (..., I, A, 1, depth) only
         w0, wa, wm = (np.broadcast_to(a, shape) for a in (w0, wa, wm))
         self.params = tuple(a.reshape(*shape[:-3], -1) for a in (w0, wa, wm))
-        _, ss = rule_stages(depth, w0, wa, wm)  # the log runs on (..., I, A, 1, depth) only
         ss = ss.astype(np.intp)
         table = np.log(stage_widths(w0[..., :1, :, None], wm[..., :1, :, None], np.arange(ss.max() + 1), q))
         self.log_q = np.take_along_axis(table, ss, axis=-1).reshape(*shape[:-3], -1, depth)

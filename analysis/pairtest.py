@@ -5,7 +5,9 @@ observed (the space with the lower mean error is tested as the better one; `dire
 each space's models are resampled on their own, and p is the share of resampled pivots (difference - observed) /
 Welch's standard error at least the observed Welch's t. The same draws give the 95% interval of the difference, so
 a one-sided p below 0.025 and an interval above 0 say the same thing. Studentizing by each space's own variance
-keeps the test at its level under unequal variances and sizes (the Behrens-Fisher problem). The studentized
+keeps the test at its level under unequal variances and sizes (the Behrens-Fisher problem). Above LARGE models in
+the pair, Welch's t-test and interval themselves: the bootstrap-t's pivot is then Student's t to within its own
+noise, and its 9,999 draws of 200,000 models took 25 s. The studentized
 permutation test (Janssen 1997; Chung and Romano 2013) is exact when the spaces' errors have the same distribution
 but only asymptotically valid otherwise: with 5 models of sd 3 against 15 of sd 1 it called equal means different
 in 12% of simulated studies at 0.05 (two-sided), where this test did in 5% (analysis/calibration/pairs.py,
@@ -13,7 +15,7 @@ tests/test_calibration_pairs.py).
 
 The other effect size: the probability that a model drawn from the better space beats (has a lower error than) one
 drawn from the worse, Mann-Whitney's U / (n1 n2) with ties counting half, and its 95% BCa bootstrap interval; above
-BCA_LIMIT models in the pair, DeLong's normal interval instead (BCa's jackknife recomputes U once per model, so its
+LARGE models in the pair, DeLong's normal interval instead (BCa's jackknife recomputes U once per model, so its
 cost grows with the square of n: 20,000 models took over a minute, 200,000 would take hours; DeLong's variance
 comes from the same ranks as U).
 
@@ -32,10 +34,11 @@ from scipy import stats
 from analysis.stats import holm
 
 DRAWS = 9_999  # bootstrap draws per test and interval
-# Models in a pair (both spaces) above which P(beats)'s interval is DeLong's, not BCa's: on a busy 2-core machine
-# BCa took 8 s at 3,000 and 11 s at 4,000 (DeLong 0.1 s at 200,000, and within 0.001 of BCa at 3,000); DeLong's
-# coverage just above the limit is checked in analysis/calibration/pairs.py (BEATS_LARGE_CASES).
-BCA_LIMIT = 2_000
+# Models in a pair (both spaces) above which its test and intervals take their large-sample forms (Welch's t,
+# DeLong), not the bootstrap: on a busy 2-core machine BCa took 8 s at 3,000 and 11 s at 4,000 (DeLong 0.1 s at
+# 200,000, and within 0.001 of BCa at 3,000); their level and coverage just above the limit are checked in
+# analysis/calibration/pairs.py (LARGE_CASES and the large Behrens-Fisher null).
+LARGE = 2_000
 BATCH_VALUES = 1 << 22  # at most this many resampled errors in memory at once
 
 
@@ -64,7 +67,8 @@ def mean_test(a: np.ndarray, b: np.ndarray, draws: int = DRAWS, seed: int = 0) -
     """The studentized bootstrap test of the mean error difference of `a` and `b` in the observed direction, with
     the difference's 95% interval from the same draws. Negating both spaces' errors where `b` has the lower mean
     makes every slice's test one-sided 'higher minus lower'. A draw whose pivot is undefined (both resampled spaces
-    constant) counts against the claim; with fewer than two models in a space there is no test: p = 1."""
+    constant) counts against the claim; with fewer than two models in a space there is no test: p = 1. Above LARGE
+    models in the pair: Welch's one-sided t-test (Welch-Satterthwaite degrees of freedom) and its interval."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a_lower = _a_lower(a, b)
     if min(a.shape[-1], b.shape[-1]) < 2:
@@ -72,6 +76,8 @@ def mean_test(a: np.ndarray, b: np.ndarray, draws: int = DRAWS, seed: int = 0) -
     sign = np.where(a_lower, 1.0, -1.0)[..., None]
     lower, higher = sign * a, sign * b
     observed, scale = _difference(higher, lower), _standard_error(higher, lower)
+    if a.shape[-1] + b.shape[-1] > LARGE:
+        return _welch(a_lower, observed, scale, higher, lower)
 
     def pivot(high: np.ndarray, low: np.ndarray, axis: int) -> np.ndarray:
         return (_difference(high, low, axis) - observed[..., None]) / _standard_error(high, low, axis)
@@ -83,6 +89,21 @@ def mean_test(a: np.ndarray, b: np.ndarray, draws: int = DRAWS, seed: int = 0) -
     interval = result.confidence_interval
     pvalue = (1 + against.sum(axis=-1)) / (1 + draws)
     return MeanTest(a_lower, observed, t, pvalue, observed - interval.high * scale, observed - interval.low * scale)
+
+
+def _welch(
+    a_lower: np.ndarray, observed: np.ndarray, scale: np.ndarray, higher: np.ndarray, lower: np.ndarray
+) -> MeanTest:
+    """Welch's one-sided t-test of the observed difference and its 95% interval; where the standard error is 0 (both
+    spaces constant), p = 1 and no interval, as where every bootstrap draw is undefined."""
+    n_h, n_l = higher.shape[-1], lower.shape[-1]
+    v_h, v_l = higher.var(axis=-1, ddof=1) / n_h, lower.var(axis=-1, ddof=1) / n_l
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = (v_h + v_l) ** 2 / (v_h**2 / (n_h - 1) + v_l**2 / (n_l - 1))
+        t = np.where(scale > 0, observed / scale, np.nan)
+        half = np.where(scale > 0, stats.t.ppf(0.975, df) * scale, np.nan)
+        pvalue = np.where(scale > 0, stats.t.sf(t, df), 1.0)
+    return MeanTest(a_lower, observed, t, pvalue, observed - half, observed + half)
 
 
 def _no_test(a: np.ndarray, b: np.ndarray, a_lower: np.ndarray) -> MeanTest:
@@ -110,10 +131,10 @@ def beats(better: np.ndarray, worse: np.ndarray, axis: int = -1) -> np.ndarray:
 def beats_interval(
     better: np.ndarray, worse: np.ndarray, draws: int = DRAWS, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """95% interval of `beats`: BCa bootstrap, or DeLong's above BCA_LIMIT models; NaN where every draw gives the
+    """95% interval of `beats`: BCa bootstrap, or DeLong's above LARGE models; NaN where every draw gives the
     same value (e.g. no overlap), or DeLong's standard error is 0."""
     better, worse = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)
-    if better.shape[-1] + worse.shape[-1] > BCA_LIMIT:
+    if better.shape[-1] + worse.shape[-1] > LARGE:
         return delong_interval(better, worse)
     interval = _bootstrap((better, worse), beats, "BCa", draws, seed).confidence_interval
     return interval.low, interval.high

@@ -36,18 +36,15 @@ def train_spaces(
     study: Study, spaces: Sequence[tuple[str, DesignSpace, int]], data: Dataset, resolution: int, progress: bool
 ) -> list[np.ndarray]:
     """The errors of the models that trained ok (a failed one is left out) of each (folder name, space, seed): the
-    sweep <out>/sweeps/<name> of study.n models, trained or read back, all of them in one Tune run."""
+    sweep <out>/sweeps/<name> of the study's n models, trained or read back, all of them in one Tune run."""
     from dataclasses import replace
 
     from analysis.refine_report import ok_errors
-    from analysis.study import sweep_file
-    from sweeps import run_sweeps, sweep_from_dict
+    from analysis.study import sweep_config
+    from sweeps import run_sweeps
 
-    configs = [
-        sweep_from_dict(sweep_file(replace(study, seed=seed), name, space.to_dict(), resolution))
-        for name, space, seed in spaces
-    ]
-    run_sweeps(configs, address=study.address, progress=progress, data=data)
+    configs = [replace(sweep_config(study, name, space, resolution), seed=seed) for name, space, seed in spaces]
+    run_sweeps(configs, address=study.sweep.address, progress=progress, data=data)
     return [ok_errors(c.out_dir) for c in configs]
 
 
@@ -56,8 +53,9 @@ def sweep_evaluator(study: Study, data: Dataset, resolution: int, progress: bool
     from dataclasses import replace
 
     def evaluate(spaces: Sequence[tuple[str, DesignSpace]], n: int) -> list[np.ndarray]:
-        each = replace(study, n=n)
-        return train_spaces(each, [(name, space, study.seed) for name, space in spaces], data, resolution, progress)
+        each = replace(study, sweep=study.sweep.with_n(n))
+        seed = study.sweep.seed
+        return train_spaces(each, [(name, space, seed) for name, space in spaces], data, resolution, progress)
 
     return evaluate
 
@@ -76,16 +74,12 @@ def compare_spaces(
     from analysis.refine import compare_final
 
     spaces = list({s.name: s for s in [result.start, *others]}.values())
-    fresh = f"{result.final.name}-fresh"
+    fresh, seed = f"{result.final.name}-fresh", study.sweep.seed
     found = train_spaces(
-        study,
-        [(fresh, result.final, study.seed + 1)] + [(s.name, s, study.seed) for s in spaces],
-        data,
-        resolution,
-        progress,
+        study, [(fresh, result.final, seed + 1)] + [(s.name, s, seed) for s in spaces], data, resolution, progress
     )
     others_found = [(s.name, e) for s, e in zip(spaces, found[1:])]
-    return compare_final((fresh, found[0]), others_found, alpha=result.alpha, seed=study.seed)
+    return compare_final((fresh, found[0]), others_found, alpha=result.alpha, seed=seed)
 
 
 def refined_space(folder: str | Path) -> tuple[DesignSpace, tuple[float | None, float | None] | None]:
@@ -131,7 +125,7 @@ def run_refine(
     compare: Sequence[str] = DEFAULT_COMPARE,
     progress: bool = True,
 ) -> tuple[RefineResult, list[ComparisonRow]]:
-    """Refine the study's first space on its data (study.n models per space, study.seed for sampling, training and
+    """Refine the study's first space on its data (its sweep's n models per space, its seed for sampling, training and
     the tests), then compare the refined space, sampled afresh, with the start and `compare` spaces (none: no
     comparison); write <out>/refine.jsonl, refine.md, refined.yaml, refine-compare.jsonl, refine-settings.yaml and
     the report, <out>/report/report.html."""
@@ -139,8 +133,8 @@ def run_refine(
 
     from analysis.refine import ALPHA, MARGIN, refine, write
     from analysis.refine_report import write_report
-    from anynet.validate import parse_band
     from analysis.study import fit_batch, study_data, training_images
+    from anynet.validate import format_count
 
     data, resolution = study_data(study, progress)
     study, notes = fit_batch(study, training_images(study, data))
@@ -148,17 +142,18 @@ def run_refine(
         print(f"note: {note}")
     start = space_for(study.spaces[0], data.in_channels, data.num_classes, resolution)
     others = [space_for(alias, data.in_channels, data.num_classes, resolution) for alias in compare]
+    sweep = study.sweep
     settings: dict[str, Any] = {
         "space": study.spaces[0],
-        "n": study.n,
+        "n": sweep.n,
         "rounds": rounds,
         "margin": MARGIN if margin is None else margin,
         "alpha": ALPHA if alpha is None else alpha,
         "propose": None if propose is None else [str(getattr(c, "name", c)) for c in propose],
-        "seed": study.seed,
-        "flops": study.flops,
-        "recipe": dict(study.recipe),
-        "dataset": study.dataset,
+        "seed": sweep.seed,
+        "flops": None if sweep.flops is None else ":".join(format_count(v, "g") if v else "" for v in sweep.flops),
+        "recipe": sweep.recipe.identity(),
+        "dataset": sweep.dataset,
         "compare": list(compare),
     }
     out = Path(study.out)
@@ -166,14 +161,14 @@ def run_refine(
     result = refine(
         start,
         sweep_evaluator(study, data, resolution, progress),
-        n=study.n,
+        n=sweep.n,
         rounds=rounds,
         margin=settings["margin"],
         alpha=settings["alpha"],
         propose=propose,
-        seed=study.seed,
+        seed=sweep.seed,
     )
     comparison = compare_spaces(study, result, others, data, resolution, progress) if compare else []
-    write(result, out, comparison, parse_band("flops", study.flops) if study.flops else None)
-    write_report(out, seed=study.seed)
+    write(result, out, comparison, sweep.flops)
+    write_report(out, seed=sweep.seed)
     return result, comparison

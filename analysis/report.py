@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +98,9 @@ def compare(
         normalized[metric] = _normalized(sweeps, metric, bins)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    boots, fitted, described = {}, {}, {}
-    for n in sweeps.names:
-        rows = sweeps.ok[sweeps.ok.sweep == n]
-        boot = bootstrap_best(rows, sweeps.shape_columns(n), seed=seed)
-        fitted[n], described[n] = fit_some(rows, boot, seed)
-        boots[n] = boot.with_range("e_fit", fitted[n].e_fit.to_numpy())
+    with ThreadPoolExecutor(min(len(sweeps.names), os.cpu_count() or 1)) as pool:  # numpy's work frees the GIL
+        each = dict(zip(sweeps.names, pool.map(partial(_described, sweeps, seed), sweeps.names)))
+    boots, fitted, described = ({n: parts[i] for n, parts in each.items()} for i in range(3))
     said = verdict({n: sweeps.errors(n).to_numpy() for n in sweeps.names}, _measured(sweeps), seed=seed)
     table = _table(sweeps, boots, normalized, said, seed)
     table = table.assign(
@@ -331,6 +331,16 @@ def _figures(
         title = f"{name}: error vs e_fit" + _fitted_words(sweeps, {name: described[name]})
         figures.append(plots.param_plot(some, "e_fit", boots[name], out / f"s{i}_e_fit.png", title))
     return figures
+
+
+def _described(sweeps: Sweeps, seed: int, name: str) -> tuple[Bootstrap, pd.DataFrame, np.ndarray]:
+    """One sweep's bootstrap of its best models (e_fit's range included), its models with the rule fitted to those
+    the report reads, and the fitted sample's positions (fit_some). Sweeps run side by side, one a core: the fits
+    are most of a large compare's time."""
+    rows = sweeps.ok[sweeps.ok.sweep == name]
+    boot = bootstrap_best(rows, sweeps.shape_columns(name), seed=seed)
+    fitted, sample = fit_some(rows, boot, seed)
+    return boot.with_range("e_fit", fitted.e_fit.to_numpy()), fitted, sample
 
 
 def fit_some(rows: pd.DataFrame, boot: Bootstrap, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

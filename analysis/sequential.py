@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.pairtest import MeanTest, directed_holm, draws_for, mean_test
+from analysis.pairtest import LARGE, MeanTest, directed_holm, draws_for, mean_test
 from analysis.study import StudyError
 from anynet.files import write_text_atomic
 
@@ -180,8 +180,8 @@ def describe(states: Sequence[PairState], planned: Sequence[int], made: Sequence
         f"Looks planned (models per space): {', '.join(map(str, planned))}; made: {', '.join(map(str, made))}.",
         "",
         "At each look every named pair gets the verdict's test: the one-sided studentized bootstrap test of the "
-        f"mean error difference (Welch's t, {draws_for(2 * pairs, threshold):,} bootstrap draws; plain errors, "
-        "not flops-normalized), "
+        f"mean error difference (Welch's t, {draws_for(2 * pairs, threshold):,} bootstrap draws; Welch's t-test "
+        f"itself above {LARGE:,} models a pair; plain errors, not flops-normalized), "
         f"in the direction observed at that look. The {pairs} pair(s)' p-values are Holm-adjusted over their "
         f"2 x {pairs} = {2 * pairs} directed hypotheses (each pair both ways, so the direction is paid for), and a "
         f"pair separates when its Holm p < alpha / L = {alpha:g} / {looks} = {threshold:.4g} (L = {looks} planned "
@@ -221,14 +221,14 @@ def run_until_separated(
     from sweeps import load_results
 
     check_pairs(pairs, study.spaces)
-    check_settings(alpha, max_n, study.n)
-    planned = look_schedule(study.n, max_n)
+    check_settings(alpha, max_n, study.sweep.n)
+    planned = look_schedule(study.sweep.n, max_n)
     states = [PairState(a, b) for a, b in pairs]
     made: list[int] = []
     for look, n in enumerate(planned, start=1):
         # the fidelity check and the re-trained selection run once, at the last look made: the subsample and the top
         # models are drawn from the models finished then
-        result = run_study(replace(study, n=n, fidelity=0, retrain_top=0), progress=progress)
+        result = run_study(replace(study, sweep=study.sweep.with_n(n), fidelity=0, retrain_top=0), progress=progress)
         made.append(n)
         errors = {}
         for alias, status in zip(study.spaces, result.statuses):
@@ -238,7 +238,7 @@ def run_until_separated(
         if all(s.separated for s in states):
             break
     if study.fidelity or study.retrain_top:
-        result = run_study(replace(study, n=made[-1]), progress=progress)  # trains only the re-runs
+        result = run_study(replace(study, sweep=study.sweep.with_n(made[-1])), progress=progress)  # only the re-runs
     text = describe(states, planned, made, alpha)
     path = Path(study.out) / "sequential.md"
     write_text_atomic(path, text)

@@ -10,7 +10,8 @@ by the sweep folders, naming the field.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,25 +58,28 @@ class StudyError(AnynetError):
     """A study that cannot run as asked; the message names the field."""
 
 
+def study_sweep(**settings: Any) -> SweepConfig:
+    """The sweep every space of a study gets, from a sweep file's fields (n, seed, flops, recipe, dataset, images,
+    val_split, resources, measure, max_concurrent, retries, address: sweeps.config), the study's defaults where
+    not given (n DEFAULT_N, flops DEFAULT_FLOPS, recipe DEFAULT_RECIPE); validated as a sweep file is, so an error
+    names the field. Each space's sweep is this one with its own name, space and folder (sweep_configs)."""
+    from sweeps import sweep_from_dict
+
+    defaults = {"n": DEFAULT_N, "flops": DEFAULT_FLOPS, "recipe": DEFAULT_RECIPE}
+    try:
+        return sweep_from_dict({**defaults, **settings}, template=True)
+    except AnynetError as e:
+        raise StudyError(str(e)) from None
+
+
 @dataclass(frozen=True)
 class Study:
-    """What a study runs; every field but `spaces`, `out`, `top` and the fidelity check's goes into each of its
-    sweep files unchanged."""
+    """What a study runs: `sweep`, the sweep every space gets (study_sweep: the recipe, band, n, seed, dataset and
+    how to run), and what only a study has: its spaces, folder, exports and re-runs. Study.of takes them all as one
+    set of fields."""
 
     spaces: tuple[str, ...] = DEFAULT_SPACES
-    n: int = DEFAULT_N
-    flops: str | None = DEFAULT_FLOPS
-    recipe: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RECIPE))
-    dataset: str = "fashion-mnist"  # a built-in name, or a path to the user's images or arrays
-    data_dir: str | None = None
-    images: dict[str, Any] = field(default_factory=dict)  # a path's decoding (sweeps.ImageOptions fields)
-    val_split: float | None = None
-    seed: int = 0
-    resources: dict[str, float] = field(default_factory=lambda: {"cpus": 1, "gpus": 0})
-    measure: dict[str, Any] = field(default_factory=dict)  # where latency is timed (a sweep file's `measure`)
-    max_concurrent: int | None = None
-    retries: int = 1
-    address: str | None = None
+    sweep: SweepConfig = field(default_factory=study_sweep)
     out: Path = Path("runs/study")
     top: int = 3
     fidelity: int = DEFAULT_FIDELITY  # models per space re-run to check the budget's ranking (0: no check)
@@ -89,6 +93,15 @@ class Study:
     min_fidelity: float | None = None  # the gate: warn when the within-space Spearman's lower end is below it
     strict: bool = False  # and then fail (the CLI exits 1)
 
+    @classmethod
+    def of(cls, **fields: Any) -> Study:
+        """A study from one set of fields: a Study field as it is, any other a sweep file's field (study_sweep)."""
+        own = {f.name for f in dataclass_fields(cls)} - {"sweep"}
+        return cls(
+            **{k: v for k, v in fields.items() if k in own},
+            sweep=study_sweep(**{k: v for k, v in fields.items() if k not in own}),
+        )
+
 
 @dataclass(frozen=True)
 class StudyResult:
@@ -100,18 +113,19 @@ class StudyResult:
     gate: str | None = None  # the fidelity gate's WARNING line, when min_fidelity is set and not reached
 
 
-def sweep_files(study: Study, channels: int, classes: int, resolution: int) -> list[dict[str, Any]]:
-    """The study's sweep files (as data), one per space. A space is made to take the dataset's images and classes;
-    the paper's spaces named by alias are also set to its resolution (a user's images are decoded at it)."""
+def sweep_configs(study: Study, channels: int, classes: int, resolution: int) -> list[SweepConfig]:
+    """The study's sweeps, one per space: its template with the space's name, space and folder. A space is made to
+    take the dataset's images and classes; the paper's spaces named by alias are also set to its resolution (a
+    user's images are decoded at it)."""
     check_spaces(study)
-    files = []
+    configs: list[SweepConfig] = []
     for alias in study.spaces:
         space, overrides = space_overrides(alias, channels, classes, resolution)
         name = space.name.removesuffix("-small")
-        if name in [f["name"] for f in files]:
+        if name in [c.name for c in configs]:
             raise StudyError(f"spaces: {alias} is given twice")
-        files.append(sweep_file(study, name, ALIASES.get(alias, alias), resolution, overrides))
-    return files
+        configs.append(sweep_config(study, name, space.with_overrides(overrides) if overrides else space, resolution))
+    return configs
 
 
 def space_overrides(alias: str, channels: int, classes: int, resolution: int) -> tuple[DesignSpace, dict[str, Any]]:
@@ -126,33 +140,12 @@ def space_overrides(alias: str, channels: int, classes: int, resolution: int) ->
     return space, {k: v for k, v in wanted.items() if getattr(space, k) != v}
 
 
-def sweep_file(
-    study: Study, name: str, space: str | dict[str, Any], resolution: int, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """One space's sweep file (as data) under the study's settings, in <out>/sweeps/<name>; `space` a space's name,
-    YAML file or mapping; `resolution` the data's (a user's images are decoded at it)."""
-    from sweeps import is_path
-
-    own = {"images": {**study.images, "resolution": resolution}} if is_path(study.dataset) else {}
-    return {
-        "name": name,
-        "space": space,
-        "n": study.n,
-        "seed": study.seed,
-        "overrides": overrides or {},
-        "flops": study.flops,
-        "dataset": study.dataset,
-        "data_dir": study.data_dir,
-        **own,
-        "val_split": study.val_split,
-        "recipe": dict(study.recipe),
-        "resources": dict(study.resources),
-        "measure": dict(study.measure),
-        "max_concurrent": study.max_concurrent,
-        "retries": study.retries,
-        "address": study.address,
-        "out_dir": str(Path(study.out) / "sweeps" / name),
-    }
+def sweep_config(study: Study, name: str, space: DesignSpace, resolution: int) -> SweepConfig:
+    """One space's sweep under the study's settings, in <out>/sweeps/<name>; `resolution` the data's (a user's
+    images are decoded at it)."""
+    sweep = study.sweep
+    images = replace(sweep.images, resolution=resolution) if sweep.own_data else sweep.images
+    return replace(sweep, name=name, space=space, out_dir=Path(study.out) / "sweeps" / name, images=images)
 
 
 @dataclass(frozen=True)
@@ -202,42 +195,38 @@ def check_spaces(study: Study) -> None:
 def _configs(study: Study, progress: bool = False) -> tuple[Study, Dataset, list[SweepConfig], list[str]]:
     """The study (its batch sizes fitted to the data: fit_batch), its dataset, its validated sweep files, and a note
     where a batch size changed."""
-    from sweeps import sweep_from_dict
-
     data, resolution = study_data(study, progress)
     study, notes = fit_batch(study, training_images(study, data))
-    files = sweep_files(study, data.in_channels, data.num_classes, resolution)
-    return study, data, [sweep_from_dict(f) for f in files], notes
+    return study, data, sweep_configs(study, data.in_channels, data.num_classes, resolution), notes
 
 
 def training_images(study: Study, data: Dataset) -> int:
     """The images each model trains on: the training set, less the study's validation split."""
     n = len(data.train_y)
-    return n - (int(round(n * study.val_split)) if study.val_split else 0)
+    split = study.sweep.val_split
+    return n - (int(round(n * split)) if split else 0)
 
 
 def fit_batch(study: Study, train_size: int) -> tuple[Study, list[str]]:
     """The study with each recipe's batch size (its own, the reference recipe's, the re-training recipe's) that is
     larger than the training set (the default 64 on a small folder of one's own images) lowered to the largest power
     of two at most half of it, so an epoch has two steps or more; and a note saying so."""
-    from dataclasses import replace
+    batch = 2 ** max(0, (train_size // 2).bit_length() - 1)
+    own = study.sweep.recipe.batch_size
 
-    from sweeps import Recipe
-
-    def fitted(recipe: dict[str, Any] | None, default: int) -> dict[str, Any] | None:
-        if recipe is None or recipe.get("batch_size", default) <= train_size:
+    def fitted(recipe: dict[str, Any] | None) -> dict[str, Any] | None:
+        if recipe is None or recipe.get("batch_size", own) <= train_size:
             return recipe
-        return {**recipe, "batch_size": 2 ** max(0, (train_size // 2).bit_length() - 1)}
+        return {**recipe, "batch_size": batch}
 
-    changes = {
-        "recipe": fitted(study.recipe, Recipe.batch_size),
-        "fidelity_recipe": fitted(study.fidelity_recipe, study.recipe.get("batch_size", Recipe.batch_size)),
-        "retrain_recipe": fitted(study.retrain_recipe, study.recipe.get("batch_size", Recipe.batch_size)),
-    }
+    changes = {"fidelity_recipe": fitted(study.fidelity_recipe), "retrain_recipe": fitted(study.retrain_recipe)}
     changed = {k: v for k, v in changes.items() if v is not getattr(study, k)}
-    if not changed:
+    lowered = ["recipe"] * (own > train_size) + list(changed)
+    if not lowered:
         return study, []
-    words = ", ".join(f"{k.replace('_', ' ')} {v['batch_size']}" for k, v in changed.items())
+    if own > train_size:
+        changed["sweep"] = replace(study.sweep, recipe=study.sweep.recipe.override({"batch_size": batch}))
+    words = ", ".join(f"{k.replace('_', ' ')} {batch}" for k in lowered)
     note = f"batch sizes larger than the {train_size:,} training images lowered: {words}"
     return replace(study, **changed), [note]
 
@@ -246,18 +235,15 @@ def study_data(study: Study, progress: bool = False) -> tuple[Dataset, int]:
     """The study's dataset (found, fetched or decoded before any work: a user's images at the first space's
     resolution unless its images options give one) and the resolution its spaces take."""
     from sampler import get_space
-    from sweeps import DataError, ImageOptions, load_dataset
+    from sweeps import load_dataset
 
     check_spaces(study)
-    try:
-        options = ImageOptions.from_dict(study.images)
-    except DataError as e:
-        raise StudyError(str(e)) from None
+    sweep = study.sweep
     first = get_space(ALIASES.get(study.spaces[0], study.spaces[0]))
     data = load_dataset(
-        study.dataset, study.data_dir, download=True, images=options, fallback=first.resolution, progress=progress
+        sweep.dataset, sweep.data_dir, download=True, images=sweep.images, fallback=first.resolution, progress=progress
     )
-    return data, options.resolution or data.resolution
+    return data, sweep.images.resolution or data.resolution
 
 
 def run_study(study: Study, progress: bool = True) -> StudyResult:
@@ -268,12 +254,8 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
 
     check_reruns(study)
     study, data, configs, fitted = _configs(study, progress)
-    out = Path(study.out)
-    write_text_atomic(
-        out / "study.yaml",
-        yaml.safe_dump({**asdict(study), "out": str(out), "spaces": list(study.spaces)}, sort_keys=False),
-    )
-    statuses = run_sweeps(configs, address=study.address, progress=progress, data=data)
+    write_text_atomic(Path(study.out) / "study.yaml", yaml.safe_dump(study_record(study), sort_keys=False))
+    statuses = run_sweeps(configs, address=study.sweep.address, progress=progress, data=data)
     notes = fitted + [
         f"{c.name}: only {s.ok} model(s) finished ok; left out of the report"
         for c, s in zip(configs, statuses)
@@ -283,6 +265,13 @@ def run_study(study: Study, progress: bool = True) -> StudyResult:
     notes += _reruns(study, usable, data, progress)
     report, exports, best, gate = _report_and_export(usable, study, notes)
     return StudyResult(statuses, report, exports, best, notes, gate)
+
+
+def study_record(study: Study) -> dict[str, Any]:
+    """What was asked, as plain data (study.yaml): the spaces, the sweep settings they share, the study's own."""
+    shared = {k: v for k, v in study.sweep.to_dict().items() if k not in ("name", "space", "out_dir")}
+    own = {f.name: getattr(study, f.name) for f in dataclass_fields(study) if f.name not in ("spaces", "sweep")}
+    return {"spaces": list(study.spaces), **shared, **own, "out": str(study.out)}
 
 
 def check_reruns(study: Study) -> None:
@@ -332,7 +321,7 @@ def _reruns(study: Study, usable: list[tuple[SweepConfig, int]], data: Dataset, 
             work += prepare_retrain(config.out_dir, min(study.retrain_top, ok), study.retrain_seeds, factor, recipe)
     if not work:
         return []
-    statuses = run_planned(work, address=study.address, progress=progress, data=data)
+    statuses = run_planned(work, address=study.sweep.address, progress=progress, data=data)
     return [
         f"{s.name}: {s.remaining + s.failed} re-run(s) did not finish ok" for s in statuses if s.remaining or s.failed
     ]
@@ -349,7 +338,7 @@ def _report_and_export(
         return None, {}, None, _gate(study, [], None)
     dirs = [c.out_dir for c, _ in usable]
     loaded = load_sweeps(dirs)
-    report = _report(loaded, Path(study.out) / "report", study.seed, notes)
+    report = _report(loaded, Path(study.out) / "report", study.sweep.seed, notes)
     exports, best = _export(usable, study.top, Path(study.out) / "configs", notes, loaded)
     return report, exports, best, _gate(study, dirs, loaded)
 
@@ -367,7 +356,7 @@ def _gate(study: Study, dirs: list[Path], loaded: Sweeps | None) -> str | None:
         return f"{failed}: no sweep has two models finished ok"
     try:
         models = load_fidelity(dirs, loaded.names, study.fidelity_factor, loaded.frame)
-        return gate(analyse(models, seed=study.seed), study.min_fidelity)
+        return gate(analyse(models, seed=study.sweep.seed), study.min_fidelity)
     except AnalysisError as e:
         return f"{failed}: {e}"
 
@@ -377,9 +366,8 @@ def check_gate(study: Study) -> None:
     in [-1, 1] with a fidelity check, --strict only with it (or with the user's own images, which it also holds
     to: an unreadable one stops the study)."""
     from analysis.fidelity import check_gate as check
-    from sweeps import is_path
 
-    check(study.min_fidelity, study.strict and not is_path(study.dataset))
+    check(study.min_fidelity, study.strict and not study.sweep.own_data)
     if study.min_fidelity is not None and not study.fidelity:
         raise StudyError("--min-fidelity: needs the fidelity check; give --fidelity K (K of 3 or more)")
 

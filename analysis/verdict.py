@@ -2,8 +2,8 @@
 much, and whether one test of exactly that separates them.
 
 "X better than Y" means: X's mean error is lower, by the one-sided studentized bootstrap test of the mean error
-difference (analysis.pairtest) in the observed direction, with its p Holm-adjusted over the 2P directed hypotheses
-of the P pairs below the level stated. Each pair also gets its effect sizes with 95% bootstrap intervals (the mean
+difference (analysis.pairtest; Welch's t-test above pairtest.LARGE models a pair) in the observed direction, with its p Holm-adjusted over the 2P directed hypotheses
+of the P pairs below the level stated. Each pair also gets its effect sizes with 95% intervals (the mean
 difference, from the test's draws; the probability that a model of X beats one of Y) and the two-sample KS test,
 which says whether the EDFs differ in shape or place, never which space is better."""
 
@@ -15,7 +15,7 @@ from itertools import combinations
 
 import numpy as np
 
-from analysis.pairtest import BCA_LIMIT, DRAWS, MeanTest, beats, beats_interval, directed_holm, draws_for, mean_test
+from analysis.pairtest import DRAWS, LARGE, MeanTest, beats, beats_interval, directed_holm, draws_for, mean_test
 from analysis.stats import ks_test
 
 LEVELS = (0.01, 0.05)  # the levels the headline states, strictest first
@@ -158,9 +158,9 @@ def _detail(r: PairVerdict, measured: dict[str, str]) -> str:
         if r.ks_pvalue < LEVELS[-1]
         else "no evidence at p < 0.05 that the EDFs differ in shape or place"
     )
+    kind = "Welch's t-test (t" if r.n_better + r.n_worse > LARGE else "studentized bootstrap test (Welch's t"
     test = (
-        f"studentized bootstrap test (Welch's t = {r.statistic:.2f}): one-sided p = {r.pvalue:.2g}, "
-        f"Holm p = {r.p_holm:.2g}"
+        f"{kind} = {r.statistic:.2f}): one-sided p = {r.pvalue:.2g}, Holm p = {r.p_holm:.2g}"
         if min(r.n_better, r.n_worse) >= 2
         else "no test: fewer than two models in a space"
     )
@@ -178,7 +178,7 @@ def _interval(low: float, high: float, r: PairVerdict) -> str:
     if min(r.n_better, r.n_worse) < MIN_INTERVAL:
         return f"(no interval: fewer than {MIN_INTERVAL} models in a space)"
     if not np.isfinite(low) or not np.isfinite(high):
-        if r.n_better + r.n_worse > BCA_LIMIT:
+        if r.n_better + r.n_worse > LARGE:
             return "(no interval: its estimated spread is zero)"
         return "(no interval: every bootstrap draw gives the same value)"
     return f"(95% interval {low:.2f} to {high:.2f})"
@@ -187,12 +187,14 @@ def _interval(low: float, high: float, r: PairVerdict) -> str:
 def _what_p_is(pairs: int, draws: int) -> str:
     return (
         f"p: one-sided studentized bootstrap test of the mean error difference (Welch's t against {draws:,} "
-        f"bootstrap draws of each space's models, studentized the same way), in the direction observed; Holm p: "
+        f"bootstrap draws of each space's models, studentized the same way; Welch's t-test itself where a pair has "
+        f"over {LARGE:,} models), in the direction observed; Holm p: "
         f"Holm's adjustment over the 2 x {pairs} = {2 * pairs} directed hypotheses (each pair both ways, so "
         f"choosing the direction after looking is paid for). A pair is called better only with Holm p below the "
-        f"level stated. 95% intervals: studentized bootstrap for the mean difference (the test's draws), BCa "
+        f"level stated. 95% intervals: studentized bootstrap for the mean difference (the test's draws; Welch's over "
+        f"{LARGE:,} models), BCa "
         f"bootstrap ({DRAWS:,} draws) for the probability of beating (Mann-Whitney U / (n1 n2), ties half), or "
-        f"DeLong's normal interval where a pair has over {BCA_LIMIT:,} models. KS: "
+        f"DeLong's normal interval there. KS: "
         "two-sample Kolmogorov-Smirnov test, not adjusted: whether the error distributions differ at all, not "
         "which space is better."
     )

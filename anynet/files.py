@@ -73,13 +73,18 @@ def save_spec(spec: AnyNetSpec, path: str | Path) -> None:
     path.write_text(spec_to_text(spec, fmt))
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
+def cache_dir(name: str) -> Path:
+    """A folder of the user's anynet cache: $ANYNET_CACHE/name, default ~/.cache/anynet/name."""
+    return Path(os.environ.get("ANYNET_CACHE") or Path.home() / ".cache" / "anynet") / name
+
+
+def write_text_atomic(path: str | Path, text: str | bytes) -> None:
     """Replace a file atomically: write a temporary file in the same folder, fsync, then rename over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

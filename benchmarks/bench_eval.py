@@ -13,10 +13,9 @@ import time
 
 import torch
 
-from analysis.study import DEFAULT_FLOPS, Study, sweep_files
+from analysis.study import DEFAULT_FLOPS, Study, sweep_configs
 from anynet.model import AnyNet
 from sweeps.image_batches import BatchMaker
-from sweeps.config import sweep_from_dict
 from sweeps.data import load_dataset, synthetic
 from sweeps.plan import sample_plan
 from sweeps.recipe import Recipe
@@ -43,7 +42,7 @@ def main() -> None:
         data = load_dataset("fashion-mnist")
     except Exception:
         data = synthetic()
-    config = sweep_from_dict(sweep_files(Study(spaces=("regnetx",), n=args.models, flops=DEFAULT_FLOPS), 1, 10, 28)[0])
+    config = sweep_configs(Study.of(spaces=("regnetx",), n=args.models, flops=DEFAULT_FLOPS), 1, 10, 28)[0]
     maker = BatchMaker(data.mean, data.std, 28, torch.device("cpu"), channels_last=True)
     print(f"{len(data.test_y):,} test images of {data.name}, 1 thread")
     print(

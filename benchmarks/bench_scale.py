@@ -14,7 +14,8 @@ memory from getrusage, the interpreter and its imports included):
     fit       anynet fit DIR --top 10
     export    anynet export DIR --top 10
 
-and prints one line per operation and n (seconds, peak MB, and seconds per 1,000 models), then the growth from
+each with the results-table cache (sweeps.table_cache; its own folder under the root) emptied first, then `load` and
+`compare` again with the tables the first runs kept (`load-cached`, `compare-cached`); and prints one line per operation and n (seconds, peak MB, and seconds per 1,000 models), then the growth from
 each n to the next (time ratio against the n ratio: linear is 1). Run:
 
     python benchmarks/bench_scale.py --n 1000,10000,100000 [--root DIR] [--only compare,load]
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +42,10 @@ OPERATIONS = {
     "run_sweeps([sweep_from_dict(yaml.safe_load(open('{a}/sweep.yaml'))['config'])], progress=False)",
     "status": "from anynet.cli import main\nmain(['sweep', 'status', '{a}'])",
     "load": "from sweeps import load_results\nload_results('{a}')",
+    "load-cached": "from sweeps import load_results\nload_results('{a}')",
     "compare": "from anynet.cli import main\nmain(['compare', '{a}', '{e}', '--normalize', 'flops', '--out', '{out}'])",
+    "compare-cached": "from anynet.cli import main\nmain(['compare', '{a}', '{e}', '--normalize', 'flops', '--out', "
+    "'{out}'])",
     "fit": "from anynet.cli import main\nmain(['fit', '{a}', '--top', '10'])",
     "export": "from anynet.cli import main\nmain(['export', '{a}', '--top', '10'])",
 }
@@ -108,14 +114,13 @@ def record(row, error: float, rng: np.random.Generator):
 
 def write_sweeps(root: Path, n: int) -> dict[str, Path]:
     """The two sweep folders of n finished models under root/<n>/sweeps/ (reused when complete)."""
-    from analysis.study import Study, sweep_file
-    from sweeps import SweepFolder, sweep_from_dict
+    from analysis.study import Study, sweep_configs
+    from sweeps import SweepFolder
     from sweeps.plan import prepare
 
     folders = {}
     for name, (alias, shift) in SPACES.items():
-        study = Study(spaces=(alias,), n=n, out=root / str(n))
-        config = sweep_from_dict(sweep_file(study, name, f"{name}-small", 28))
+        config = sweep_configs(Study.of(spaces=(alias,), n=n, out=root / str(n)), 1, 10, 28)[0]
         folder = folders[name] = Path(config.out_dir)  # root/<n>/sweeps/<name>
         if (folder / "results.jsonl").exists() and len(SweepFolder(folder).plan()) == n:
             continue
@@ -130,11 +135,15 @@ def write_sweeps(root: Path, n: int) -> dict[str, Path]:
     return folders
 
 
-def measure(operation: str, folders: dict[str, Path], out: Path) -> dict[str, float]:
-    """Run one operation in a fresh interpreter: its seconds and peak resident MB."""
+def measure(operation: str, folders: dict[str, Path], out: Path, cache: Path) -> dict[str, float]:
+    """Run one operation in a fresh interpreter, the table cache emptied first unless it is a `-cached` one: its
+    seconds and peak resident MB."""
+    if not operation.endswith("-cached"):
+        shutil.rmtree(cache, ignore_errors=True)
     body = OPERATIONS[operation].format(a=folders["AnyNetX_A"], e=folders["AnyNetX_E"], out=out)
     code = MEASURED.format(body="\n".join("    " + line for line in body.splitlines()))
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {**os.environ, "ANYNET_CACHE": str(cache)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if run.returncode != 0 or "Ray" in run.stderr:
         raise SystemExit(f"{operation}: failed (or started Ray: a model was left to train)\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -157,17 +166,17 @@ def main() -> int:
         for n in sizes:
             folders = write_sweeps(root, n)
             for op in operations:
-                got = measure(op, folders, root / str(n) / f"report-{op}")
+                got = measure(op, folders, root / str(n) / f"report-{op}", root / str(n) / "cache")
                 figures[op].append(got)
                 per = 1000 * got["seconds"] / n
                 print(
-                    f"{op:8s} n={n:>7,}: {got['seconds']:8.2f} s, peak {got['peak_mb']:7.0f} MB, {per:.3f} s per 1,000"
+                    f"{op:14s} n={n:>7,}: {got['seconds']:8.2f} s, peak {got['peak_mb']:7.0f} MB, {per:.3f} s per 1,000"
                 )
         for op in operations:
             for (a, b), (fa, fb) in zip(zip(sizes, sizes[1:]), zip(figures[op], figures[op][1:])):
                 growth = (fb["seconds"] / fa["seconds"]) / (b / a)
                 print(
-                    f"{op:8s} {a:,} -> {b:,}: time x{fb['seconds'] / fa['seconds']:.2f} for n x{b / a:g} ({growth:.2f} of linear)"
+                    f"{op:14s} {a:,} -> {b:,}: time x{fb['seconds'] / fa['seconds']:.2f} for n x{b / a:g} ({growth:.2f} of linear)"
                 )
     return 0
 

@@ -42,16 +42,11 @@ DATA = None
 
 def models(n: int) -> list[dict]:
     """The study's first n models of each default space (seed 0), as plan rows with their space's name."""
-    from analysis.study import DEFAULT_FLOPS, DEFAULT_SPACES, Study, sweep_files
-    from sweeps.config import sweep_from_dict
+    from analysis.study import DEFAULT_FLOPS, DEFAULT_SPACES, Study, sweep_configs
     from sweeps.plan import sample_plan
 
-    files = sweep_files(Study(spaces=DEFAULT_SPACES, n=n, flops=DEFAULT_FLOPS), 1, 10, 28)
-    return [
-        {"id": row.id, "spec": row.spec.to_dict(), "sweep": f["name"]}
-        for f in files
-        for row in sample_plan(sweep_from_dict(f))
-    ]
+    configs = sweep_configs(Study.of(spaces=DEFAULT_SPACES, n=n, flops=DEFAULT_FLOPS), 1, 10, 28)
+    return [{"id": row.id, "spec": row.spec.to_dict(), "sweep": c.name} for c in configs for row in sample_plan(c)]
 
 
 def _init() -> None:

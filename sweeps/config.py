@@ -88,10 +88,11 @@ class Measuring:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A validated sweep file; `space` is the resolved design space (overrides applied)."""
+    """A validated sweep file; `space` is the resolved design space (overrides applied), None only in a study's
+    template (sweep_from_dict's template=True), whose sweeps each get their own name, space and folder."""
 
     name: str
-    space: DesignSpace
+    space: DesignSpace | None
     n: int
     out_dir: Path
     seed: int = 0
@@ -129,7 +130,7 @@ class SweepConfig:
         """Plain JSON/YAML data (lists, not tuples); the space by its resolved contents."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(
-            space=self.space.to_dict(),
+            space=None if self.space is None else self.space.to_dict(),
             out_dir=str(self.out_dir),
             recipe=self.recipe.to_dict(),
             resources=asdict(self.resources),
@@ -187,26 +188,29 @@ def load_sweep(name_or_path: str | Path) -> SweepConfig:
         raise SweepError(f"{path}: {e}") from None
 
 
-def sweep_from_dict(data: Any, base: Path = Path(".")) -> SweepConfig:
-    """Validate a sweep file's contents; a space file is looked up relative to `base` (the sweep file's folder)."""
+def sweep_from_dict(data: Any, base: Path = Path("."), template: bool = False) -> SweepConfig:
+    """Validate a sweep file's contents; a space file is looked up relative to `base` (the sweep file's folder). A
+    template (a study's: the settings every space's sweep shares) may leave out name and space."""
     try:
-        return _from_dict(data, base)
+        return _from_dict(data, base, template)
     except SpecError as e:  # the shared field checks (counts, bands, spaces) raise SpecErrors
         raise SweepError(str(e)) from None
 
 
-def _from_dict(data: Any, base: Path) -> SweepConfig:
+def _from_dict(data: Any, base: Path, template: bool) -> SweepConfig:
     if not isinstance(data, dict):
         raise SweepError(f"must be a mapping of fields, got {type(data).__name__}")
     allowed = [f.name for f in fields(SweepConfig)] + ["overrides"]
     check_keys(data, allowed, error=SweepError)
-    for key in ("name", "space", "n"):
+    if template:
+        data = {"name": "template", **data}
+    for key in ("name", "n") if template else ("name", "space", "n"):
         if data.get(key) is None:
             raise SweepError(f"{key}: required")
     name = data["name"]
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise SweepError(f"name: must be a non-empty string without '/', got {name!r}")
-    space = _space(data["space"], data.get("overrides") or {}, base)
+    space = None if data.get("space") is None else _space(data["space"], data.get("overrides") or {}, base)
     dataset = data.get("dataset", "fashion-mnist")
     if not isinstance(dataset, str) or not (dataset in DATASETS or is_path(dataset, base)):
         raise SweepError(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from anynet.files import cache_dir
 from sweeps.data import Dataset, moments
 from sweeps.decode import Decoded, decode_files, resize_arrays, workers
 from sweeps.image_source import SPLIT_SEED, DataError, ImageOptions, Source, fingerprint, read_source, settled
@@ -37,7 +38,7 @@ CHUNK = 4096  # images per step when copying or summing over the cache
 
 def cache_root() -> Path:
     """Where decoded datasets are kept: $ANYNET_CACHE/decoded, default ~/.cache/anynet/decoded."""
-    return Path(os.environ.get("ANYNET_CACHE") or Path.home() / ".cache" / "anynet") / "decoded"
+    return cache_dir("decoded")
 
 
 def load_own(

@@ -57,7 +57,8 @@ class Recipe:
         if not given:
             object.__setattr__(self, "epochs", 1.0)
         if self.epochs is not None:
-            object.__setattr__(self, "epochs", check_real("epochs", self.epochs, low=0.0, strict=True))
+            epochs = check_real("epochs", parse_number("epochs", self.epochs), low=0.0, strict=True)
+            object.__setattr__(self, "epochs", epochs)
         if self.images is not None:
             object.__setattr__(self, "images", check_int("images", parse_number("images", self.images), minimum=1))
         if self.budget_macs is not None:

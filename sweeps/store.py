@@ -25,6 +25,7 @@ from anynet.files import write_jsonl, write_text_atomic
 from sampler.frame import spec_row
 from sweeps.config import SweepError
 from sweeps.records import FINAL, MEASURED_NUMBERS, RESULT_COLUMNS, PlanRow, Record
+from sweeps.table_cache import cached
 
 SETTINGS, PLAN, RESULTS, DATA = "sweep.yaml", "plan.jsonl", "results.jsonl", "data.yaml"
 
@@ -117,8 +118,14 @@ def load_results(path: str | Path) -> pd.DataFrame:
     its complexity. The last record of a model wins. The `spec` column holds the AnyNetSpec. `error` is the
     error to select on: the validation error where the sweep has a split, else the test error (`test_error`).
     The measured columns (latency_ms, throughput_ips, memory_mb, ...: sweeps.measure) are NaN for a model that was
-    not measured (a failed one, or one recorded before anynet measured models)."""
-    latest = SweepFolder(path).latest()
+    not measured (a failed one, or one recorded before anynet measured models). A large folder's table is kept in
+    the user's cache while its files are unchanged (sweeps.table_cache)."""
+    folder = Path(path)
+    return cached(folder, (PLAN, RESULTS), lambda: _read_results(folder))
+
+
+def _read_results(folder: Path) -> pd.DataFrame:
+    latest = SweepFolder(folder).latest()
     rows = []
     for model_id in sorted(latest):
         record = latest[model_id]

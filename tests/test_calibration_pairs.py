@@ -21,8 +21,8 @@ def quick():
 
 def test_every_pair_figure_is_within_its_target(quick):
     kinds = [check.kind for check in quick]
-    assert kinds == ["false-positive rate"] * 5 + ["coverage"] * 7 + ["false-positive rate", "power"]
-    assert [check.reps for check in quick] == [1000] * 5 + [400] * 9
+    assert kinds == ["false-positive rate"] * 6 + ["coverage"] * 9 + ["false-positive rate", "power"]
+    assert [check.reps for check in quick] == [1000] * 6 + [400] * 11
     out = [check.line() for check in quick if not check.passed]
     assert not out, out
 

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from analysis.study import Study, sweep_files
+from analysis.study import Study, sweep_configs
 from anynet.counting import complexity
 from sampler import get_space
 
@@ -69,7 +69,7 @@ def test_a_refined_space_file_is_a_study_space(tmp_path):
     child = Constraint("share", "b").apply(get_space("AnyNetX_A-small"))
     path = tmp_path / "refined.yaml"
     path.write_text(space_yaml(child))
-    files = sweep_files(Study(spaces=("A", str(path)), out=tmp_path / "study"), 1, 10, 28)
-    assert [f["name"] for f in files] == ["AnyNetX_A", child.name]
-    assert get_space(files[1]["space"]).to_dict() == child.to_dict()
+    configs = sweep_configs(Study(spaces=("A", str(path)), out=tmp_path / "study"), 1, 10, 28)
+    assert [c.name for c in configs] == ["AnyNetX_A", child.name]
+    assert configs[1].space.to_dict() == child.to_dict()
     assert yaml.safe_load(path.read_text())["params"]["b"]["shared"] is True

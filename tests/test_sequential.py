@@ -92,9 +92,10 @@ class FakeStudy:
         self.errors, self.calls = errors, []
 
     def run_study(self, study: Study, progress: bool = True) -> StudyResult:
-        self.calls.append((study.n, study.fidelity, study.retrain_top))
-        failed = int(study.n > FAILED)
-        statuses = [SweepStatus(name, study.n, study.n - failed, failed, 0) for name in study.spaces]
+        n = study.sweep.n
+        self.calls.append((n, study.fidelity, study.retrain_top))
+        failed = int(n > FAILED)
+        statuses = [SweepStatus(name, n, n - failed, failed, 0) for name in study.spaces]
         return StudyResult(statuses, None, {}, None, [])
 
     def load_results(self, path: Path) -> pd.DataFrame:
@@ -109,7 +110,7 @@ def test_run_until_separated_holds_three_pairs_to_holm_at_alpha_over_looks(tmp_p
     fake = FakeStudy(errors)
     monkeypatch.setattr(analysis.study, "run_study", fake.run_study)
     monkeypatch.setattr(sweeps, "load_results", fake.load_results)
-    study = Study(spaces=("A", "B", "C"), n=4, out=tmp_path, fidelity=2)
+    study = Study.of(spaces=("A", "B", "C"), n=4, out=tmp_path, fidelity=2)
     done = run_until_separated(study, PAIRS, 0.05, 32, progress=False)
     assert done.planned == done.made == [4, 8, 16, 32]  # A:B never separates: every look is made
     # then the fidelity re-runs and the re-trained top models, once

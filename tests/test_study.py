@@ -2,6 +2,7 @@
 its sweep files, its flags and its errors."""
 
 import re
+from dataclasses import fields, replace
 import subprocess
 import sys
 
@@ -9,11 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.study import ALIASES, DEFAULT_RECIPE, DEFAULT_SPACES, Study, StudyError, sweep_files
+from analysis.study import ALIASES, DEFAULT_RECIPE, DEFAULT_SPACES, Study, StudyError, study_record, sweep_configs
 from anynet.cli import build_parser
 from anynet.cli.study import study_from_args
 from anynet.files import load_spec
 from anynet.counting import complexity
+from sampler import get_space
+from sweeps import Recipe, SweepConfig, sweep_from_dict
 
 EXTERNAL = re.compile(r"(?:src|href)=['\"]?https?://")  # a link out (base64 images may spell http)
 
@@ -105,7 +108,7 @@ def test_the_study_loads_its_dataset_once_and_hands_it_to_the_sweeps(tmp_path, m
         return [sweeps.SweepStatus(c.name, c.n, 0, 0, c.n) for c in configs]
 
     monkeypatch.setattr(sweeps, "run_sweeps", run_sweeps)
-    result = run_study(Study(spaces=("A", "E"), n=2, dataset="synthetic", out=tmp_path / "study"), progress=False)
+    result = run_study(Study.of(spaces=("A", "E"), n=2, dataset="synthetic", out=tmp_path / "study"), progress=False)
     assert len(loads) == 1 and given[0] is not None and given[0].name == "synthetic"
     assert result.report is None and len(result.notes) == 2
 
@@ -123,20 +126,43 @@ def test_plan_samples_and_estimates_without_writing(tmp_path):
     )
 
 
-def test_sweep_files_fit_the_dataset():
-    files = sweep_files(Study(spaces=("A", "regnetx", "AnyNetX_E")), channels=3, classes=100, resolution=32)
-    assert [f["name"] for f in files] == ["AnyNetX_A", "RegNetX", "AnyNetX_E"]
-    assert files[0]["overrides"] == {"in_channels": 3, "num_classes": 100, "resolution": 32}
-    assert files[2]["overrides"] == {"num_classes": 100}  # a named space keeps its resolution (224 px here)
-    assert files[0]["out_dir"].endswith("runs/study/sweeps/AnyNetX_A") and files[0]["recipe"] == DEFAULT_RECIPE
-    assert sweep_files(Study(spaces=("E",)), channels=1, classes=10, resolution=28)[0]["overrides"] == {}
+def test_each_spaces_sweep_is_the_template_fitted_to_the_dataset():
+    study = Study(spaces=("A", "regnetx", "AnyNetX_E"))
+    configs = sweep_configs(study, channels=3, classes=100, resolution=32)
+    assert [c.name for c in configs] == ["AnyNetX_A", "RegNetX", "AnyNetX_E"]
+    a, e = get_space("AnyNetX_A-small"), get_space("AnyNetX_E")
+    assert configs[0].space == a.with_overrides({"in_channels": 3, "num_classes": 100, "resolution": 32})
+    assert configs[2].space == e.with_overrides({"num_classes": 100})  # a named space keeps its resolution (224 px)
+    assert str(configs[0].out_dir).endswith("runs/study/sweeps/AnyNetX_A")
+    assert configs[0].recipe == Recipe.from_dict(DEFAULT_RECIPE) and configs[0].flops == (2e6, 6e6)
+    for config in configs:  # every field but the name, space and folder is the template's
+        assert replace(config, name="template", space=None, out_dir=study.sweep.out_dir) == study.sweep
+        # and a sweep file of the config's own data makes the same config
+        assert sweep_from_dict(config.to_dict()) == config
+    assert sweep_configs(Study(spaces=("E",)), channels=1, classes=10, resolution=28)[0].space == get_space(
+        "AnyNetX_E-small"
+    )
+
+
+def test_one_list_of_sweep_fields_a_study_takes_them_all():
+    study = Study.of(spaces=("E",), n=7, seed=3, val_split=0.1, retries=2, top=5, fidelity=0)
+    assert (study.sweep.n, study.sweep.seed, study.sweep.val_split, study.sweep.retries) == (7, 3, 0.1, 2)
+    assert (study.top, study.fidelity, study.spaces) == (5, 0, ("E",))
+    record = study_record(study)
+    assert set(record) == {f.name for f in fields(SweepConfig)} - {"name", "space", "out_dir"} | {
+        f.name for f in fields(Study)
+    } - {"sweep"}
+    with pytest.raises(StudyError, match="recipe.lr"):
+        Study.of(recipe={"lr": -1})
+    with pytest.raises(StudyError, match="colour"):
+        Study.of(colour="red")
 
 
 def test_study_errors_name_the_field(tmp_path):
     with pytest.raises(StudyError, match="spaces: E is given twice"):
-        sweep_files(Study(spaces=("E", "E")), 1, 10, 28)
+        sweep_configs(Study(spaces=("E", "E")), 1, 10, 28)
     with pytest.raises(StudyError, match="spaces: give at least one of A, B"):
-        sweep_files(Study(spaces=()), 1, 10, 28)
+        sweep_configs(Study(spaces=()), 1, 10, 28)
     for flags, message in [
         (["--spaces", "F"], "F"),
         (["--budget", "lots"], "recipe.budget_macs"),
@@ -152,18 +178,20 @@ def test_flags_make_the_study():
     parse = build_parser().parse_args
     assert study_from_args(parse(["study"])) == Study()
     study = study_from_args(parse(["study", "--epochs", "0.5", "--batch-size", "256", "--gpus", "0.25", "--n", "1k"]))
-    assert study.recipe == {"batch_size": 256, "warmup": 0.2, "epochs": "0.5"} and study.resources["gpus"] == 0.25
+    assert study.sweep.recipe == Recipe(batch_size=256, warmup=0.2, epochs=0.5) and study.sweep.resources.gpus == 0.25
     levers = study_from_args(parse(["study", "--lr", "0.1", "--warmup", "0", "--precise-bn", "8k", "--fidelity", "0"]))
-    assert levers.recipe == {**DEFAULT_RECIPE, "lr": 0.1, "warmup": 0.0, "precise_bn": "8k"} and levers.fidelity == 0
-    assert study.n == 1000 and set(DEFAULT_SPACES) <= set(ALIASES)
+    expected = Recipe.from_dict({**DEFAULT_RECIPE, "lr": 0.1, "warmup": 0.0, "precise_bn": 8000})
+    assert levers.sweep.recipe == expected and levers.fidelity == 0
+    assert study.sweep.n == 1000 and set(DEFAULT_SPACES) <= set(ALIASES)
 
 
 def test_batch_sizes_larger_than_the_training_set_are_lowered():
     from analysis.study import fit_batch
 
-    study = Study(recipe={"batch_size": 64}, fidelity_recipe={"batch_size": 128, "lr": 0.1})
+    study = Study.of(recipe={"batch_size": 64}, fidelity_recipe={"batch_size": 128, "lr": 0.1})
     fitted, notes = fit_batch(study, 48)
-    assert fitted.recipe["batch_size"] == 16 and fitted.fidelity_recipe == {"batch_size": 16, "lr": 0.1}
+    assert fitted.sweep.recipe.batch_size == 16 and fitted.fidelity_recipe == {"batch_size": 16, "lr": 0.1}
     assert notes == ["batch sizes larger than the 48 training images lowered: recipe 16, fidelity recipe 16"]
     assert fit_batch(study, 60_000) == (study, [])  # Fashion-MNIST: unchanged
-    assert fit_batch(Study(recipe={}, fidelity_recipe=None), 100)[0].recipe == {"batch_size": 32}  # Recipe's 128
+    lowered = fit_batch(Study.of(recipe={}, fidelity_recipe=None), 100)[0]
+    assert lowered.sweep.recipe == Recipe(batch_size=32)  # Recipe's 128

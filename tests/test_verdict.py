@@ -120,8 +120,39 @@ def test_large_pairs_take_delongs_interval_which_agrees_with_bca():
     bca = pairtest._bootstrap((better, worse), beats, "BCa", 1999, 0).confidence_interval
     delong = pairtest.delong_interval(better, worse)
     assert np.allclose(delong, (bca.low, bca.high), atol=0.005) and delong[0] < beats(better, worse) < delong[1]
-    assert better.size + worse.size > pairtest.BCA_LIMIT and beats_interval(better, worse) == delong
+    assert better.size + worse.size > pairtest.LARGE and beats_interval(better, worse) == delong
     assert np.isnan(pairtest.delong_interval(np.arange(2000.0), np.arange(2000.0) + 5000)).all()  # no overlap
+
+
+def test_large_pairs_take_welchs_t_test_which_agrees_with_the_bootstrap():
+    rng = np.random.default_rng(4)
+    better, worse = rng.gamma(2, 2, 1500) + 38, rng.normal(42.2, 3, 1400)
+    test = mean_test(worse, better)
+    assert better.size + worse.size > pairtest.LARGE and not test.a_lower
+    welch = stats.ttest_ind(worse, better, equal_var=False, alternative="greater")
+    interval = stats.ttest_ind(worse, better, equal_var=False).confidence_interval()
+    assert test.statistic == pytest.approx(welch.statistic) and test.pvalue == pytest.approx(welch.pvalue)
+    assert (test.low, test.high) == pytest.approx((interval.low, interval.high))
+    pairtest.LARGE, limit = 10**9, pairtest.LARGE
+    try:
+        boot = mean_test(worse, better, draws=1999)
+    finally:
+        pairtest.LARGE = limit
+    assert (boot.low, boot.high) == pytest.approx((test.low, test.high), abs=0.03)
+    assert mean_test(np.full(1500, 30.0), np.full(1500, 30.0)).pvalue == 1  # no variance: no claim
+
+
+def test_the_stratified_ks_test_takes_fewer_permutations_only_at_large_n():
+    from analysis.stats import permutations_for
+
+    assert [permutations_for(n) for n in (1_000, 40_000, 40_100, 100_000, 200_000, 10**6)] == [
+        4999,
+        4999,
+        1999,
+        1999,
+        999,
+        999,
+    ]
 
 
 def test_beats_counts_ties_half_and_small_spaces_get_no_interval():

@@ -139,6 +139,7 @@ NULLS = {  # equal mean errors: a "better" is a false positive
     "Behrens-Fisher null, normal": {"A": normal(40, 3, 20), "B": normal(40, 1, 60)},
     "Behrens-Fisher null, skewed": {"A": skewed(40, 3, 20), "B": skewed(40, 1, 60)},
     "Behrens-Fisher null, small spaces": {"A": normal(40, 3, 5), "B": normal(40, 1, 15)},
+    "Behrens-Fisher null, large spaces (Welch's t-test)": {"A": skewed(40, 3, 700), "B": skewed(40, 1, 1400)},
     "family-wise, 4 equal spaces (6 pairs)": {name: normal(40, 3, 20) for name in "ABCD"},
 }
 MEAN_CASES = [  # (better, worse): small n, skew, unequal variances and sizes
@@ -147,14 +148,16 @@ MEAN_CASES = [  # (better, worse): small n, skew, unequal variances and sizes
     (normal(40, 3, 60), normal(41, 1, 20)),
 ]
 BEATS_CASES = MEAN_CASES[:2]
-# Just above pairtest.BCA_LIMIT, where P(beats)'s interval is DeLong's: skew and unequal variances and sizes.
-BEATS_LARGE_CASES = [(skewed(40, 1, 700), skewed(40.2, 3, 1400)), (normal(40, 3, 1400), normal(40.2, 1, 700))]
+# Just above pairtest.LARGE, where the mean difference's interval is Welch's and P(beats)'s DeLong's: skew and unequal
+# variances and sizes.
+LARGE_CASES = [(skewed(40, 1, 700), skewed(40.2, 3, 1400)), (normal(40, 3, 1400), normal(40.2, 1, 700))]
 SEQUENTIAL_PAIRS = (("A", "B"), ("A", "C"), ("B", "C"))
 SCHEDULE = (5, 10, 20, 40)  # models per space at each of the 4 looks
 
 
 def pair_checks(claims: Claims, reps: int, seed: int, setting: str) -> list[Check]:
-    """The false-positive rate of "X better than Y" under each of NULLS (the last family-wise over 6 pairs)."""
+    """The false-positive rate of "X better than Y" under each of NULLS (the last family-wise over 6 pairs; the one before
+    above pairtest.LARGE models, by Welch's t-test)."""
     out = []
     for i, (name, spaces) in enumerate(NULLS.items()):
         words = "; ".join(f"{n}: {s.words}" for n, s in spaces.items()) if len(spaces) == 2 else spaces["A"].words
@@ -165,18 +168,22 @@ def pair_checks(claims: Claims, reps: int, seed: int, setting: str) -> list[Chec
 
 
 def interval_checks(reps: int, draws: int, seed: int) -> list[Check]:
-    """The coverage of the mean difference's interval (MEAN_CASES) and of P(beats)'s (BEATS_CASES by BCa,
-    BEATS_LARGE_CASES by DeLong)."""
+    """The coverage of the mean difference's interval (MEAN_CASES by the studentized bootstrap, LARGE_CASES by
+    Welch) and of P(beats)'s (BEATS_CASES by BCa, LARGE_CASES by DeLong)."""
     out = []
     for i, (better, worse) in enumerate(MEAN_CASES):
         value = mean_coverage(better, worse, reps, draws, seed + i)
         words = f"{better.words} vs {worse.words}; {draws:,} draws"
         out.append(Check("mean difference, 95% studentized bootstrap", "coverage", value, *COVERAGE, reps, words))
+    for i, (better, worse) in enumerate(LARGE_CASES):
+        value = mean_coverage(better, worse, reps, draws, seed + 30 + i)
+        words = f"{better.words} vs {worse.words}"
+        out.append(Check("mean difference, 95% Welch", "coverage", value, *COVERAGE, reps, words))
     for i, (better, worse) in enumerate(BEATS_CASES):
         value = beats_coverage(better, worse, reps, draws, seed + 10 + i)
         words = f"{better.words} vs {worse.words}, true P(beats) {true_beats(better, worse):.2f}; {draws:,} draws"
         out.append(Check("P(better beats worse), 95% BCa bootstrap", "coverage", value, *COVERAGE, reps, words))
-    for i, (better, worse) in enumerate(BEATS_LARGE_CASES):
+    for i, (better, worse) in enumerate(LARGE_CASES):
         value = beats_coverage(better, worse, reps, draws, seed + 20 + i)
         words = f"{better.words} vs {worse.words}, true P(beats) {true_beats(better, worse):.2f}"
         out.append(Check("P(better beats worse), 95% DeLong", "coverage", value, *COVERAGE, reps, words))

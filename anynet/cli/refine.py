@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from anynet.cli.study import recipe_from_args
 
     propose = None if args.propose == "auto" else read_proposals(args.propose)
-    study = Study(
+    study = Study.of(
         spaces=(args.space,),
         n=int(parse_number("--n", args.n)),
         flops=args.flops or None,
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
         out=Path(args.out),
     )
-    print(f"refine: from {args.space}, {study.n} models a space, up to {args.rounds} rounds; folder {study.out}")
+    print(f"refine: from {args.space}, {study.sweep.n} models a space, up to {args.rounds} rounds; folder {study.out}")
     compare = [] if args.compare.strip() == "none" else [s.strip() for s in args.compare.split(",") if s.strip()]
     result, comparison = run_refine(
         study,

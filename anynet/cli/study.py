@@ -179,7 +179,7 @@ def study_from_args(args: argparse.Namespace):
     recipe = recipe_from_args(args)
     n = int(parse_number("--n", args.n))
     reference = args.fidelity_recipe
-    return Study(
+    return Study.of(
         spaces=tuple(s.strip() for s in args.spaces.split(",") if s.strip()),
         n=n,
         flops=args.flops or None,
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
 
     study = study_from_args(args)
     check_gate(study)
-    budget = ", ".join(f"{k} {v}" for k, v in study.recipe.items())
+    budget = ", ".join(f"{k} {v}" for k, v in recipe_from_args(args).items())
     check = (
         f"fidelity check {study.fidelity} per space at {study.fidelity_factor:g}x"
         + (" and under a reference recipe" if study.fidelity_recipe else "")
@@ -226,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
             f", best models chosen from the top {study.retrain_top} re-trained at {how} ({study.retrain_seeds} seeds)"
         )
     print(
-        f"study: {', '.join(study.spaces)}; {study.n} models each, flops {study.flops}, {budget}, {check}, "
-        f"{study.dataset}; folder {study.out}"
+        f"study: {', '.join(study.spaces)}; {study.sweep.n} models each, flops {args.flops or None}, {budget}, "
+        f"{check}, {args.dataset}; folder {study.out}"
     )
     if args.plan:
         return _plan(study, args.rate)
