@@ -91,7 +91,6 @@ def record(row, error: float, rng: np.random.Generator):
         seconds=30.0,
         train_seconds=27.0,
         images_per_s=220.0,
-        **row.complexity._asdict(),
         seed=seed,
         device="cpu",
         threads=1,

@@ -46,7 +46,9 @@ MEASURED_NUMBERS = tuple(k for k in MEASURED if k not in MEASURED_TEXT)
 
 @dataclass(kw_only=True)
 class TrainResult(Measurement):
-    """What one brief training run gives. error and val_error are top-1 percentages."""
+    """What one brief training run gives. error and val_error are top-1 percentages. The model's complexity is not
+    here: it is its plan row's (a record's), counted once, by the sampler (a record written before this kept a copy
+    in its result, read past)."""
 
     status: str  # ok, diverged or failed
     error: float | None
@@ -59,9 +61,6 @@ class TrainResult(Measurement):
     seconds: float
     train_seconds: float
     images_per_s: float
-    flops: int
-    params: int
-    acts: int
     seed: int
     device: str
     threads: int

@@ -99,7 +99,7 @@ def test_learns_synthetic_data(data):
     assert result.error < 5.0, result.error  # chance is 90%: a broken gradient path cannot get here
     assert result.train_loss < 1.5 and result.seconds > 0
     assert result.images == 4096 and result.steps == 128 and result.images_per_s > 0
-    assert (result.device, result.seed, result.threads) == ("cpu", 0, 2) and result.flops > 0
+    assert (result.device, result.seed, result.threads) == ("cpu", 0, 2)
     assert set(result.versions) == {"python", "torch", "numpy", "anynet"}
     assert [e["epoch"] for e in result.epochs] == [1] and result.epochs[0]["images"] == 4096
 

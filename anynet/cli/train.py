@@ -37,6 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from anynet.counting import complexity
     from anynet.files import resolve_spec
     from sweeps import ImageOptions, load_dataset, spec_for_data, train
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.val_split is not None:
         data = data.with_val_split(args.val_split, seed=args.seed)
     spec = spec_for_data(args.model, data, args.resolution)
+    cx = complexity(spec)
     result = train(
         spec,
         data,
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         progress=not args.json and sys.stderr.isatty(),
+        cx=cx,
     )
     if args.json:
         print(
@@ -85,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                     "spec": spec.to_dict(),
                     "recipe": recipe.to_dict(),
                     **result.to_dict(),
+                    **cx._asdict(),
                 }
             )
         )
@@ -100,6 +104,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{result.status}: test error {result.error:.2f}%{val}, train loss {result.train_loss:.4f}; "
         f"{result.images:,} images in {result.train_seconds:.1f} s ({result.images_per_s:,.0f} img/s), "
-        f"{result.flops / 1e6:.2f} MF per image" + (f"; {result.message}" if result.message else "")
+        f"{cx.flops / 1e6:.2f} MF per image" + (f"; {result.message}" if result.message else "")
     )
     return 0 if result.status == "ok" else 1
