@@ -16,6 +16,7 @@ import hashlib
 import os
 import pickle
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -35,15 +36,16 @@ def cached(folder: Path, files: tuple[str, ...], read: Callable[[], pd.DataFrame
     key = _key(folder, files)
     path = cache_dir("tables") / f"{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]}.pkl"
     try:
-        stored_key, table = pickle.loads(path.read_bytes())
-        if stored_key == key:
-            return table
+        with open(path, "rb") as f:  # the key first: a stale table is never unpickled
+            if pickle.load(f) == key:
+                return pickle.load(f)
     except Exception:  # none, unreadable, or from other versions of the libraries: read the folder
         pass
     table = read()
     if len(table) >= MIN_MODELS and _key(folder, files) == key:  # unchanged while it was read
         try:
-            write_text_atomic(path, pickle.dumps((key, table), protocol=pickle.HIGHEST_PROTOCOL))
+            kept = pickle.dumps(key) + pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
+            write_text_atomic(path, kept)
         except OSError:
             pass  # a read-only or full cache costs the next read its speed, nothing else
     return table
@@ -62,7 +64,9 @@ def _key(folder: Path, files: tuple[str, ...]) -> tuple:
     return (str(folder.resolve()), tuple(stats), _code())
 
 
+@cache
 def _code() -> str:
+    """The digest of the modules that make the table (read once a process)."""
     digest = hashlib.sha256()
     for name in SOURCES:
         digest.update((ROOT / name).read_bytes())
